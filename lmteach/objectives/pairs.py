@@ -1,0 +1,189 @@
+"""Sentence-pair pretraining objectives: BERT's NSP and ALBERT's SOP.
+
+Both build ``[CLS] A [SEP] B [SEP]`` and ask the model a yes/no question about
+the pair, read off the [CLS] position.
+
+* Next sentence prediction (Devlin et al. 2019, §3.1 "Task #2"): half the time
+  B is the segment that really follows A (IsNext, label 0), half the time B is
+  a random segment from another document (NotNext, label 1). Labels follow
+  Hugging Face's ``next_sentence_label``.
+* Sentence order prediction (Lan et al. 2020, ALBERT §4.2): A and B are always
+  two consecutive segments of the same document; half the time in order
+  (label 0), half the time swapped (label 1). ALBERT's argument: NotNext pairs
+  can be spotted by *topic* alone (the two documents are about different
+  things), so NSP is too easy; SOP forces the model to learn coherence.
+
+Documents are lists of segments; a segment is a list of token ids.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+
+Document = Sequence[Sequence[int]]
+
+NSP_IS_NEXT, NSP_NOT_NEXT = 0, 1
+SOP_IN_ORDER, SOP_SWAPPED = 0, 1
+
+
+def truncate_pair(a: Sequence[int], b: Sequence[int], max_tokens: int) -> tuple[list[int], list[int]]:
+    """Drop tokens from the end of the longer segment until ``len(a) + len(b) <= max_tokens``.
+
+    Longest-first, like BERT's ``truncate_seq_pair``; on a tie B is cut (as in
+    Hugging Face's "longest_first"). Both keep at least one token if max_tokens >= 2.
+    """
+    a, b = list(a), list(b)
+    while len(a) + len(b) > max_tokens:
+        if len(a) > len(b):
+            a.pop()
+        else:
+            b.pop()
+    return a, b
+
+
+def build_pair(a: Sequence[int], b: Sequence[int], *, max_len: int, cls_id: int, sep_id: int) -> dict[str, list[int]]:
+    """``[CLS] A [SEP] B [SEP]`` with segment ids 0 for ``[CLS] A [SEP]`` and 1 for ``B [SEP]``."""
+    if max_len < 5:
+        raise ValueError(f"max_len must be >= 5 ([CLS], [SEP], [SEP] and one token per segment), got {max_len}")
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("both segments of a pair must be non-empty")
+    a, b = truncate_pair(a, b, max_len - 3)
+    input_ids = [cls_id, *a, sep_id, *b, sep_id]
+    token_type_ids = [0] * (len(a) + 2) + [1] * (len(b) + 1)
+    return {"input_ids": input_ids, "token_type_ids": token_type_ids}
+
+
+def _check_has_next(documents: Sequence[Document], doc_index: int, seg_index: int) -> None:
+    document = documents[doc_index]
+    if not 0 <= seg_index < len(document) - 1:
+        raise ValueError(
+            f"seg_index must be in [0, {len(document) - 1}) for document {doc_index} "
+            f"({len(document)} segments): segment seg_index + 1 must exist"
+        )
+
+
+def make_nsp_example(
+    documents: Sequence[Document],
+    doc_index: int,
+    seg_index: int,
+    rng: random.Random,
+    max_len: int,
+    cls_id: int,
+    sep_id: int,
+) -> dict:
+    """One NSP example with A = ``documents[doc_index][seg_index]``.
+
+    Returns lists ``input_ids``, ``token_type_ids`` and the int ``labels``
+    (0 = IsNext, 1 = NotNext, each with probability 1/2).
+    """
+    _check_has_next(documents, doc_index, seg_index)
+    first = documents[doc_index][seg_index]
+    if rng.random() < 0.5:
+        second, label = documents[doc_index][seg_index + 1], NSP_IS_NEXT
+    else:
+        # A random segment of a *different* document (uniform over documents,
+        # then over that document's segments).
+        others = [i for i, doc in enumerate(documents) if i != doc_index and len(doc) > 0]
+        if not others:
+            raise ValueError("NSP needs at least two non-empty documents to draw NotNext segments from")
+        other = documents[rng.choice(others)]
+        second, label = other[rng.randrange(len(other))], NSP_NOT_NEXT
+    example = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id)
+    example["labels"] = label
+    return example
+
+
+def make_sop_example(
+    documents: Sequence[Document],
+    doc_index: int,
+    seg_index: int,
+    rng: random.Random,
+    max_len: int,
+    cls_id: int,
+    sep_id: int,
+) -> dict:
+    """One SOP example from segments ``seg_index`` and ``seg_index + 1`` of one document.
+
+    Returns lists ``input_ids``, ``token_type_ids`` and the int ``labels``
+    (0 = in order, 1 = swapped, each with probability 1/2).
+    """
+    _check_has_next(documents, doc_index, seg_index)
+    first = documents[doc_index][seg_index]
+    second = documents[doc_index][seg_index + 1]
+    if rng.random() < 0.5:
+        example, label = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id), SOP_IN_ORDER
+    else:
+        example, label = build_pair(second, first, max_len=max_len, cls_id=cls_id, sep_id=sep_id), SOP_SWAPPED
+    example["labels"] = label
+    return example
+
+
+def collate_pairs(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad examples on the right to the longest one.
+
+    Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` (all
+    ``[batch, seq]``, 0 at padding) and ``labels [batch]``.
+    """
+    if len(examples) == 0:
+        raise ValueError("cannot collate an empty list of examples")
+    seq_len = max(len(ex["input_ids"]) for ex in examples)
+    batch = len(examples)
+    input_ids = torch.full((batch, seq_len), pad_id, dtype=torch.long)
+    token_type_ids = torch.zeros((batch, seq_len), dtype=torch.long)
+    attention_mask = torch.zeros((batch, seq_len), dtype=torch.long)
+    for row, ex in enumerate(examples):
+        n = len(ex["input_ids"])
+        input_ids[row, :n] = torch.tensor(ex["input_ids"])
+        token_type_ids[row, :n] = torch.tensor(ex["token_type_ids"])
+        attention_mask[row, :n] = 1
+    labels = torch.tensor([ex["labels"] for ex in examples], dtype=torch.long)
+    return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def _starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
+    """All (doc_index, seg_index) pairs whose segment has a successor."""
+    points = [(d, s) for d, doc in enumerate(documents) for s in range(len(doc) - 1)]
+    if not points:
+        raise ValueError("no document has two consecutive segments")
+    return points
+
+
+def make_nsp_batch(
+    documents: Sequence[Document],
+    batch_size: int,
+    rng: random.Random,
+    *,
+    max_len: int,
+    cls_id: int,
+    sep_id: int,
+    pad_id: int,
+) -> dict[str, torch.Tensor]:
+    """``batch_size`` NSP examples; A drawn uniformly from all segments that have a successor."""
+    points = _starting_points(documents)
+    examples = []
+    for _ in range(batch_size):
+        doc_index, seg_index = rng.choice(points)
+        examples.append(make_nsp_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
+    return collate_pairs(examples, pad_id)
+
+
+def make_sop_batch(
+    documents: Sequence[Document],
+    batch_size: int,
+    rng: random.Random,
+    *,
+    max_len: int,
+    cls_id: int,
+    sep_id: int,
+    pad_id: int,
+) -> dict[str, torch.Tensor]:
+    """``batch_size`` SOP examples; the pair drawn uniformly from all consecutive segment pairs."""
+    points = _starting_points(documents)
+    examples = []
+    for _ in range(batch_size):
+        doc_index, seg_index = rng.choice(points)
+        examples.append(make_sop_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
+    return collate_pairs(examples, pad_id)
