@@ -2,3 +2,4 @@
 parameter accounting (params.py)."""
 from .transformer import (CausalLM, Electra, Embeddings, Gpt1ForTask, MaskedLM, MaskedLMWithPairHead, ModelOutput,
                           ReplacedTokenDetector, SequenceClassifier, Transformer, build)
+from .pretrained import load_minilm
