@@ -1,0 +1,13 @@
+"""Lesson 00's exercises: tokens, bytes and merges."""
+from . import close_to, exercise, one_of
+
+exercise("00.1", "How many bytes does the Korean syllable '사' take in UTF-8, i.e. how many tokens is it for "
+         "byte-level BPE before any merge that covers it?", close_to(3, 0),
+         hint="Try len('사'.encode('utf-8')).",
+         explanation="Hangul syllables take 3 bytes in UTF-8; GPT-2's BPE falls back to them, so it never needs [UNK].")
+exercise("00.2", "A WordPiece vocabulary trained on Shakespeare has no Hangul. Which token does '사랑' become?",
+         one_of("[UNK]", "unk"), hint="Look at the WordPiece row of the comparison widget for Korean text.",
+         explanation="A whole word that cannot be written with the vocabulary's pieces becomes one [UNK].")
+exercise("00.3", "With 0 BPE merges, how many tokens does the text 'hello' have?", close_to(5, 0),
+         hint="Before any merge, every byte is its own token.",
+         explanation="Five ASCII characters are five bytes, so five tokens.")

@@ -1,0 +1,42 @@
+"""Run lesson notebooks in quick mode and store the outputs of the cells nbval compares.
+
+Cells whose first line is `# NBVAL_CHECK_OUTPUT` keep their outputs (the reference nbval compares against under
+`--nbval-lax`); every other cell is saved without outputs, so the lessons open clean and stay small.
+
+    python scripts/store_checked_outputs.py notebooks/05_albert.ipynb [more.ipynb ...]
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def store(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    os.environ["LMTEACH_QUICK"] = "1"
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    kept = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source.lstrip().startswith(MARK):
+            kept += 1
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, path)
+    print(f"{path}: stored the outputs of {kept} checked cell(s)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for name in sys.argv[1:]:
+        store(Path(name))
