@@ -37,13 +37,13 @@ def test_dashboard_updates_plots_progress_and_preview():
         previews.append(model.training)
         return f"<pre>step {trainer.step_count}</pre>"
 
-    dash = TrainingDashboard(trainer, preview=preview, preview_every=5, redraw_seconds=0.0)
+    dash = TrainingDashboard(trainer, preview=preview, preview_every=5, redraw_every_steps=4)
     first_png = bytes(dash.loss_image.value)
     assert first_png.startswith(PNG)
     dash.run()
     assert trainer.step_count == 20 and dash.progress.value == 20
     assert bytes(dash.loss_image.value).startswith(PNG) and bytes(dash.loss_image.value) != first_png
-    assert dash.redraws >= 20                      # redrawn while training, not only at the end
+    assert dash.live_redraws == 5                  # redrawn while training, not only at the end
     assert "step 20" in dash.preview.value
     assert previews and not any(previews)          # previews run the model in eval mode
     assert trainer.model.training                  # ... and put it back in training mode

@@ -1,0 +1,163 @@
+"""Batch samplers: `batch(step) -> dict of tensors`, the same dict every time for the same (seed, step).
+
+Because a batch depends only on (seed, step), training can be paused, resumed from a checkpoint or split
+across processes (each keeps its rows of the same global batch) and still see exactly the same data.
+
+    causal_lm_batches(ids, seq_len=64, batch_size=12)        GPT-1 / GPT-2: random windows of the text
+    masked_lm_batches(tok, 128, 16, token_ids=ids)            BERT MLM on [CLS] window [SEP]
+    masked_lm_batches(tok, 128, 16, documents=docs, pair_task="nsp")   BERT MLM + NSP (ALBERT: "sop")
+    electra_loss_fn(tok.mask_id, tok.vocab_size, tok.special_ids)      ELECTRA's loss, for Trainer(loss_fn=...)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+
+import torch
+
+from ..objectives import make_nsp_batch, make_sop_batch, mask_tokens, replaced_token_detection
+
+
+def step_seed(seed: int, step: int, *extra) -> int:
+    """A 63-bit seed mixed from (seed, step, ...): nearby steps get unrelated random streams."""
+    key = ":".join(str(part) for part in (seed, step, *extra)).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+
+
+def step_generator(seed: int, step: int, *extra) -> torch.Generator:
+    """A CPU torch.Generator for one step's data draws."""
+    return torch.Generator().manual_seed(step_seed(seed, step, *extra))
+
+
+def causal_lm_batches(token_ids: torch.Tensor, seq_len: int, batch_size: int, seed: int = 0):
+    """Random windows of a token stream (nanoGPT's get_batch).
+
+    token_ids: 1-D tensor of the whole training text. batch(step) -> {"input_ids", "labels"}, both
+    [batch_size, seq_len] and equal: lmteach's CausalLM shifts inside (position t predicts token t+1),
+    so each window scores seq_len - 1 predictions.
+    """
+    token_ids = torch.as_tensor(token_ids, dtype=torch.long).flatten()
+    if len(token_ids) <= seq_len:
+        raise ValueError(f"the text has {len(token_ids)} tokens, fewer than one window of seq_len={seq_len}; "
+                         "use more text or a shorter seq_len")
+    offsets = torch.arange(seq_len)
+
+    def batch(step: int) -> dict:
+        starts = torch.randint(len(token_ids) - seq_len + 1, (batch_size,), generator=step_generator(seed, step))
+        windows = token_ids[starts[:, None] + offsets]  # [batch, seq_len]
+        return {"input_ids": windows, "labels": windows}
+
+    return batch
+
+
+def _check_bert_tokenizer(tokenizer):
+    missing = [name for name in ("mask_id", "cls_id", "sep_id", "pad_id") if getattr(tokenizer, name, None) is None]
+    if missing:
+        raise ValueError(f"masked-LM batches need a tokenizer with [MASK], [CLS], [SEP] and [PAD] "
+                         f"(e.g. wordpiece); this one has no {', '.join(missing)}")
+
+
+def masked_lm_batches(tokenizer, seq_len: int, batch_size: int, *, token_ids=None,
+                      documents: Sequence[Sequence[Sequence[int]]] | None = None, pair_task: str | None = None,
+                      seed: int = 0, rate: float = 0.15):
+    """BERT-style masked-LM batches (§3.1: 15% picked; of those 80% [MASK], 10% random, 10% kept).
+
+    tokenizer: gives mask_id, cls_id, sep_id, pad_id, vocab_size and special_ids.
+    pair_task=None: windows of `token_ids` (1-D) framed as [CLS] window [SEP], seq_len tokens in all.
+    pair_task="nsp" / "sop": [CLS] A [SEP] B [SEP] pairs from `documents` (lists of segments of token ids),
+        padded to the longest pair in the batch (at most seq_len), with pair_labels for the pair head.
+    batch(step) -> {"input_ids", "token_type_ids", "attention_mask", "labels" (-100 = not predicted),
+                    and "pair_labels" [batch] for pair tasks}, the arguments of MaskedLMWithPairHead.forward.
+    """
+    _check_bert_tokenizer(tokenizer)
+    if pair_task not in (None, "nsp", "sop"):
+        raise ValueError(f"pair_task must be None, 'nsp' or 'sop', got {pair_task!r}")
+    special_ids = sorted(tokenizer.special_ids)
+    if pair_task is None:
+        if token_ids is None:
+            raise ValueError("masked_lm_batches without a pair task needs token_ids (a 1-D tensor of the text)")
+        windows = causal_lm_batches(token_ids, seq_len - 2, batch_size, seed)
+    elif documents is None:
+        raise ValueError(f"pair_task={pair_task!r} needs documents: lists of segments of token ids")
+    make_pairs = make_nsp_batch if pair_task == "nsp" else make_sop_batch
+
+    def batch(step: int) -> dict:
+        if pair_task is None:
+            body = windows(step)["input_ids"]
+            ids = torch.cat([torch.full((batch_size, 1), tokenizer.cls_id), body,
+                             torch.full((batch_size, 1), tokenizer.sep_id)], dim=1)
+            pairs = {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": torch.ones_like(ids)}
+        else:
+            rng = random.Random(step_seed(seed, step, "pairs"))
+            pairs = make_pairs(documents, batch_size, rng, max_len=seq_len, cls_id=tokenizer.cls_id,
+                               sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id)
+        masked = mask_tokens(pairs["input_ids"], mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
+                             special_ids=special_ids, rate=rate, attention_mask=pairs["attention_mask"],
+                             generator=step_generator(seed, step, "mask"))
+        out = {"input_ids": masked.input_ids, "token_type_ids": pairs["token_type_ids"],
+               "attention_mask": pairs["attention_mask"], "labels": masked.labels}
+        if pair_task is not None:
+            out["pair_labels"] = pairs["labels"]
+        return out
+
+    return batch
+
+
+def plain_batches(tokenizer, seq_len: int, batch_size: int, token_ids, seed: int = 0):
+    """Unmasked [CLS] window [SEP] batches (ELECTRA masks inside its loss): {"input_ids", "attention_mask"}."""
+    _check_bert_tokenizer(tokenizer)
+    windows = causal_lm_batches(token_ids, seq_len - 2, batch_size, seed)
+
+    def batch(step: int) -> dict:
+        body = windows(step)["input_ids"]
+        ids = torch.cat([torch.full((batch_size, 1), tokenizer.cls_id), body,
+                         torch.full((batch_size, 1), tokenizer.sep_id)], dim=1)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    return batch
+
+
+class _OnDevice:
+    """Calls a network on its own device but hands back CPU logits and loss.
+
+    The objectives' masking draws its random numbers on the CPU, so on a GPU the masking and sampling happen
+    on the CPU and only the networks run on the GPU (autograd follows tensors across devices)."""
+
+    def __init__(self, network, device):
+        self.network, self.device = network, device
+
+    def __call__(self, **inputs):
+        out = self.network(**{k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
+        out.logits = out.logits.cpu()
+        if out.loss is not None:
+            out.loss = out.loss.cpu()
+        return out
+
+
+def electra_loss_fn(mask_id: int, vocab_size: int, special_ids, disc_weight: float = 50.0, rate: float = 0.15):
+    """A Trainer loss_fn for lmteach's `Electra` model: ELECTRA's replaced-token detection (§2),
+    L_MLM(generator) + disc_weight * L_Disc. Returns the objectives' ElectraStep (it has .loss).
+
+    The masking and sampling draw from a generator seeded from torch's global RNG, which the Trainer reseeds
+    from (seed, step) before every step: the same step always masks the same tokens.
+    """
+    special_ids = sorted(special_ids)
+
+    def loss_fn(model, batch):
+        model = getattr(model, "module", model)  # unwrap DistributedDataParallel if present
+        rng = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        input_ids = batch["input_ids"]
+        generator, discriminator = model.generator, model.discriminator
+        if input_ids.device.type != "cpu":
+            device = input_ids.device
+            generator, discriminator = _OnDevice(generator, device), _OnDevice(discriminator, device)
+            batch = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        return replaced_token_detection(generator, discriminator, batch["input_ids"], mask_id=mask_id,
+                                        vocab_size=vocab_size, special_ids=special_ids,
+                                        attention_mask=batch.get("attention_mask"),
+                                        token_type_ids=batch.get("token_type_ids"), rate=rate,
+                                        disc_weight=disc_weight, rng=rng)
+
+    return loss_fn
