@@ -153,7 +153,10 @@ def replaced_token_detection(
     #    fool the discriminator (this is not a GAN, §2); it only gets the MLM loss.
     with torch.no_grad():
         probs = F.softmax(generator_logits[masked_positions].float() / temperature, dim=-1)
-        sampled = torch.multinomial(probs, num_samples=1, generator=rng).squeeze(1)
+        if rng is not None and rng.device != probs.device:  # a CPU generator drives GPU sampling via the CPU
+            sampled = torch.multinomial(probs.cpu(), num_samples=1, generator=rng).squeeze(1).to(probs.device)
+        else:
+            sampled = torch.multinomial(probs, num_samples=1, generator=rng).squeeze(1)
     corrupted_ids = input_ids.clone()
     corrupted_ids[masked_positions] = sampled
 

@@ -75,7 +75,7 @@ def _as_id_tensor(ids: Iterable[int] | torch.Tensor | None) -> torch.Tensor:
     if ids is None:
         return torch.empty(0, dtype=torch.long)
     if isinstance(ids, torch.Tensor):
-        return ids.flatten().long()
+        return ids.flatten().long().cpu()
     return torch.tensor(sorted(set(int(i) for i in ids)), dtype=torch.long)
 
 
@@ -205,7 +205,12 @@ def mask_tokens(
         raise ValueError(f"vocab_size must be positive, got {vocab_size}")
     if not 0 <= mask_id < vocab_size:
         raise ValueError(f"mask_id must be in [0, vocab_size={vocab_size}), got {mask_id}")
-    input_ids = input_ids.long()
+    # Draws come from a CPU generator, so the same seed gives the same masks on every device; the result goes
+    # back to the input's device (masking is cheap next to the model).
+    device = input_ids.device
+    input_ids = input_ids.long().cpu()
+    attention_mask = attention_mask.cpu() if attention_mask is not None else None
+    word_starts = word_starts.cpu() if word_starts is not None else None
     special = _as_id_tensor(special_ids)
 
     eligible = ~torch.isin(input_ids, special)
@@ -252,4 +257,4 @@ def mask_tokens(
     fate[to_mask] = int(Fate.MASKED)
     fate[to_random] = int(Fate.RANDOM)
     fate[to_keep] = int(Fate.KEPT)
-    return MaskedBatch(input_ids=corrupted, labels=labels, fate=fate)
+    return MaskedBatch(input_ids=corrupted.to(device), labels=labels.to(device), fate=fate.to(device))
