@@ -22,34 +22,38 @@ from ..models import build
 FFN_WEIGHTS = ("feed_forward.up.weight", "feed_forward.down.weight")
 
 
-def gradient_norms_at_init(cfg: ModelConfig, batches, num_batches: int = 4, seed: int = 0,
+def gradient_norms_at_init(cfg: ModelConfig, batches, num_batches: int = 4, seeds=(0,),
                            weights: tuple[str, ...] = FFN_WEIGHTS) -> dict[int, float]:
     """Gradient norm of each layer's FFN weight matrices at initialization: {layer index: norm}.
 
     Xiong et al. (2020) §3.3 and Figure 3: for post-LN the expected gradient of the last layers' FFN weights
-    is large (it grows toward the output), for pre-LN it is about the same in every layer.
-    batches: `batch(step) -> {"input_ids", "labels"}` (e.g. causal_lm_batches). The norm of the gradient
-    of the mean loss is averaged over `num_batches` batches; dropout is off so only the architecture speaks.
-    For several weight names the norms are combined as sqrt(sum of squares).
+    is large (it grows toward the output), for pre-LN it does not grow with depth.
+    batches: `batch(step) -> {"input_ids", "labels"}` (e.g. causal_lm_batches). For each seed in `seeds` a
+    fresh model is built; the norm of the gradient of the loss is averaged over `num_batches` batches and over
+    the seeds (one small model is noisy). Dropout is off so only the architecture speaks. Several weight
+    names are combined as sqrt(sum of squares).
     """
-    torch.manual_seed(seed)
-    model = build(cfg.replace(dropout=0.0, attention_dropout=0.0), head="causal_lm")
-    model.train()
     totals = [0.0] * cfg.num_layers
-    for step in range(num_batches):
-        model.zero_grad(set_to_none=True)
-        model(**batches(step)).loss.backward()
-        for i, layer in enumerate(model.body.layers):
-            parameters = dict(layer.named_parameters())
-            squares = sum(float(parameters[name].grad.norm()) ** 2 for name in weights)
-            totals[i] += math.sqrt(squares) / num_batches
+    runs = len(seeds) * num_batches
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = build(cfg.replace(dropout=0.0, attention_dropout=0.0), head="causal_lm")
+        for step in range(num_batches):
+            model.zero_grad(set_to_none=True)
+            model(**batches(step)).loss.backward()
+            for i, layer in enumerate(model.body.layers):
+                parameters = dict(layer.named_parameters())
+                squares = sum(float(parameters[name].grad.norm()) ** 2 for name in weights)
+                totals[i] += math.sqrt(squares) / runs
     return dict(enumerate(totals))
 
 
-def last_to_first_ratio(norms_by_layer: dict[int, float]) -> float:
-    """How much larger the last layer's number is than the first's (1 = flat)."""
-    layers = sorted(norms_by_layer)
-    return norms_by_layer[layers[-1]] / norms_by_layer[layers[0]]
+def output_to_input_ratio(norms_by_layer: dict[int, float], fraction: float = 0.25) -> float:
+    """Mean of the last `fraction` of layers over the mean of the first `fraction` (1 = flat; > 1: the
+    numbers grow toward the output). Averaging a quarter of the layers at each end steadies a noisy curve."""
+    values = [norms_by_layer[k] for k in sorted(norms_by_layer)]
+    k = max(1, round(len(values) * fraction))
+    return (sum(values[-k:]) / k) / (sum(values[:k]) / k)
 
 
 @torch.no_grad()
