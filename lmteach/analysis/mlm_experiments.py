@@ -220,12 +220,13 @@ def classifier_from_pretrained(pretrained, num_labels: int):
 
 def finetune_classifier(pretrained, tokenizer, task: str = "genre", *, steps: int = 200, batch_size: int = 32,
                         seq_len: int = 64, lr: float = 1e-3, seed: int = 0, eval_split: str = "validation",
-                        max_eval: int | None = None, progress: bool = False) -> dict:
+                        max_train: int | None = None, max_eval: int | None = None, progress: bool = False) -> dict:
     """Fine-tune the whole model on a shipped task through [CLS] and measure accuracy on `eval_split`.
 
     pretrained: a model with a BERT body; its weights are copied, the original is untouched. (For the
     "no pretraining" control, pass a freshly built model.)
-    Returns {"accuracy", "majority_baseline", "model", "history"}."""
+    max_train / max_eval: use only the first examples (for quick tests).
+    Returns {"accuracy", "majority_baseline" (of the examples evaluated), "model", "history"}."""
     from ..data.tasks import load_task, task_info
     from ..training import Trainer
 
@@ -233,7 +234,8 @@ def finetune_classifier(pretrained, tokenizer, task: str = "genre", *, steps: in
     num_labels = len(info["label_names"])
     torch.manual_seed(seed)
     model = classifier_from_pretrained(pretrained, num_labels)
-    trainer = Trainer(model, task_batches(tokenizer, load_task(task, "train"), seq_len, batch_size, seed),
+    train_examples = load_task(task, "train")[:max_train]
+    trainer = Trainer(model, task_batches(tokenizer, train_examples, seq_len, batch_size, seed),
                       lr=lr, warmup_steps=max(1, steps // 10), schedule="linear", total_steps=steps, device="cpu",
                       seed=seed, progress=progress)
     trainer.run()
@@ -247,16 +249,21 @@ def finetune_classifier(pretrained, tokenizer, task: str = "genre", *, steps: in
 # --- the mask-rate sweep and the Table 8 ablation (trained ahead; see the module docstring) -------------------
 
 def train_small_bert(tokenizer, train_documents, *, rate: float, mix=BERT_MIX, steps: int, seq_len: int = 64,
-                     batch_size: int = 32, lr: float = 1e-3, seed: int = 0, **config_overrides):
-    """Pretrain a tiny BERT (MLM + NSP) with one masking rate and mix; returns (model, trainer)."""
+                     batch_size: int = 32, lr: float = 1e-3, seed: int = 0, init_from=None, **config_overrides):
+    """Pretrain a tiny BERT (MLM + NSP) with one masking rate and mix; returns (model, trainer).
+
+    init_from: a checkpoint folder to continue from (its config is used) instead of random weights."""
     from ..configs import preset
     from ..models import build
-    from ..training import Trainer
+    from ..training import Trainer, load_checkpoint
 
-    cfg = preset("bert", "tiny", vocab_size=tokenizer.vocab_size, dropout=0.0, attention_dropout=0.0,
-                 **config_overrides)
     torch.manual_seed(seed)
-    model = build(cfg)
+    if init_from is not None:
+        model, _ = load_checkpoint(init_from)
+    else:
+        cfg = preset("bert", "tiny", vocab_size=tokenizer.vocab_size, dropout=0.0, attention_dropout=0.0,
+                     **config_overrides)
+        model = build(cfg)
     trainer = Trainer(model, pretraining_batches(tokenizer, train_documents, seq_len, batch_size, seed=seed,
                                                  rate=rate, mix=mix),
                       lr=lr, warmup_steps=max(1, steps // 10), total_steps=steps, device="cpu", seed=seed,
@@ -266,10 +273,14 @@ def train_small_bert(tokenizer, train_documents, *, rate: float, mix=BERT_MIX, s
 
 
 def run_sweep(rates=(0.05, 0.15, 0.4, 0.6, 0.8), *, steps: int = 400, seeds=(0,), eval_batches: int = 16,
-              num_layers: int = 2, max_documents: int | None = None, log=print) -> dict:
+              num_layers: int = 2, batch_size: int = 32, lr: float = 1e-3, init_from=None,
+              max_documents: int | None = None, log=print) -> dict:
     """Train one small BERT per masking rate (BERT's mix) and one at 15% with [MASK] only (Table 8's
     100/0/0 row), the same steps and batch for all; evaluate every model with the *same* 15% masks of
-    held-out scenes, so the numbers compare. Returns a JSON-ready dict."""
+    held-out scenes, so the numbers compare. Returns a JSON-ready dict.
+
+    init_from: continue every run from this checkpoint (e.g. the shipped bert-tiny) instead of random
+    weights: a from-scratch tiny BERT needs many steps to get past guessing the commonest tokens."""
     from ..data.corpus import load_corpus
     from ..data.tokenization import load_default
 
@@ -277,28 +288,98 @@ def run_sweep(rates=(0.05, 0.15, 0.4, 0.6, 0.8), *, steps: int = 400, seeds=(0,)
     train_corpus, val_corpus = load_corpus().split(0.9, seed=0)
     train_docs = tokenized_documents(tokenizer, train_corpus, max_documents)
     val_docs = tokenized_documents(tokenizer, val_corpus)
+    start = None
+    if init_from is not None:  # where every run starts from
+        from ..training import load_checkpoint
+        start = evaluate_mlm(load_checkpoint(init_from)[0], tokenizer, val_docs, batches=eval_batches)
+        log(json.dumps({"start": start}))
     runs = [{"rate": r, "mix": list(BERT_MIX)} for r in rates] + [{"rate": 0.15, "mix": list(MASK_ONLY_MIX)}]
     results = []
     for seed in seeds:
         for run in runs:
             started = time.perf_counter()
             model, trainer = train_small_bert(tokenizer, train_docs, rate=run["rate"], mix=tuple(run["mix"]),
-                                              steps=steps, seed=seed, num_layers=num_layers)
+                                              steps=steps, seed=seed, batch_size=batch_size, lr=lr,
+                                              init_from=init_from, num_layers=num_layers)
             numbers = evaluate_mlm(model, tokenizer, val_docs, batches=eval_batches)
             numbers.update(run, seed=seed, train_seconds=round(time.perf_counter() - started, 1),
                            final_train_loss=sum(trainer.history.losses[-20:]) / 20,
                            nsp_accuracy=nsp_accuracy(model, tokenizer, val_docs))
             log(json.dumps(numbers))
             results.append(numbers)
-    return {"settings": {"steps": steps, "seq_len": 64, "batch_size": 32, "num_layers": num_layers,
+    return {"settings": {"steps": steps, "seq_len": 64, "batch_size": batch_size, "lr": lr,
+                         "num_layers": num_layers if init_from is None else None,
+                         "init_from": None if init_from is None else str(init_from),
+                         "start": start,
                          "eval": "15% masking, BERT mix, held-out scenes, seed 1234", "seeds": list(seeds),
                          "unigram_baseline": unigram_accuracy(train_docs, val_docs, tokenizer)},
             "results": results}
 
 
+def continue_pretraining(source, target, *, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 1,
+                         seq_len: int = 64) -> Path:
+    """More MLM + NSP steps for a checkpoint (a fresh warmup and cosine decay), on the training scenes of the
+    same split as `python -m lmteach train`; writes a new checkpoint whose history has both runs' losses."""
+    from ..data.corpus import load_corpus
+    from ..training import read_info, save_checkpoint
+
+    train_corpus, _ = load_corpus().split(0.9, seed=0)
+    info = read_info(source)
+    from ..data.tokenization import Tokenizer
+    tokenizer = Tokenizer.from_dict(info["tokenizer"])
+    model, trainer = train_small_bert(tokenizer, tokenized_documents(tokenizer, train_corpus), rate=0.15,
+                                      steps=steps, batch_size=batch_size, lr=lr, seed=seed, seq_len=seq_len,
+                                      init_from=source)
+    before = (info.get("history") or {}).get("events", [])
+    offset = int(info["step"])
+    events = before + [{**e, "step": e["step"] + offset} for e in trainer.history.as_dict()["events"]]
+    return save_checkpoint(target, model, tokenizer=tokenizer, step=offset + steps, history={"events": events},
+                           extra={**info.get("extra", {}), "continued_from": str(source),
+                                  "continued": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}})
+
+
 def load_sweep(path) -> dict:
     """Read a JSON written by `python -m lmteach.analysis.mlm_experiments sweep`."""
     return json.loads(Path(path).read_text())
+
+
+def sweep_rows(sweep: dict) -> list[dict]:
+    """The sweep's BERT-mix runs, one row per training rate (averaged over seeds), sorted by rate:
+    rate, held-out accuracy and loss at 15% masking, and predicted positions per step (the training signal)."""
+    settings = sweep["settings"]
+    tokens_per_step = settings["batch_size"] * settings["seq_len"]  # an upper bound: pairs are padded
+    by_rate: dict = {}
+    for run in sweep["results"]:
+        if tuple(run["mix"]) == BERT_MIX:
+            by_rate.setdefault(run["rate"], []).append(run)
+    rows = []
+    for rate, runs in sorted(by_rate.items()):
+        rows.append({"rate": rate, "accuracy": sum(r["accuracy"] for r in runs) / len(runs),
+                     "loss": sum(r["loss"] for r in runs) / len(runs),
+                     "predicted_per_step": round(rate * tokens_per_step), "seeds": len(runs)})
+    return rows
+
+
+def sweep_png(sweep: dict) -> bytes:
+    """Held-out MLM accuracy (all evaluated at 15% masking) against the rate each model trained with,
+    beside the unigram baseline; PNG bytes."""
+    from .plots import COLORS, figure_png, new_figure
+
+    rows = sweep_rows(sweep)
+    figure, (left, right) = new_figure(8.0, 3.0, ncols=2)
+    rates = [100 * r["rate"] for r in rows]
+    left.plot(rates, [100 * r["accuracy"] for r in rows], "o-", color=COLORS["bert"], label="BERT mix (80/10/10)")
+    baseline = sweep["settings"]["unigram_baseline"]
+    left.axhline(100 * baseline["accuracy"], color="#888", linestyle=":", label=f"always '{baseline['token']}'")
+    left.set_xlabel("masking rate used in training (%)")
+    left.set_ylabel("held-out accuracy at 15% (%)")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.bar([str(round(r)) for r in rates], [r["predicted_per_step"] for r in rows], color=COLORS["bert"])
+    right.set_xlabel("masking rate (%)")
+    right.set_ylabel("predictions per step")
+    right.set_title("training signal per step (same compute)", fontsize=9)
+    return figure_png(figure)
 
 
 def ship_checkpoint(source, target) -> Path:
@@ -326,6 +407,16 @@ def main(argv=None):
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
     sweep.add_argument("--rates", type=float, nargs="+", default=[0.05, 0.15, 0.4, 0.6, 0.8])
     sweep.add_argument("--layers", type=int, default=2)
+    sweep.add_argument("--batch-size", type=int, default=32)
+    sweep.add_argument("--lr", type=float, default=1e-3)
+    sweep.add_argument("--init-from", help="continue every run from this checkpoint folder")
+    more = commands.add_parser("continue", help="continue MLM + NSP pretraining of a checkpoint (BERT's 15%, 80/10/10)")
+    more.add_argument("source")
+    more.add_argument("target")
+    more.add_argument("--steps", type=int, default=500)
+    more.add_argument("--batch-size", type=int, default=32)
+    more.add_argument("--lr", type=float, default=1e-3)
+    more.add_argument("--seed", type=int, default=1)
     ship = commands.add_parser("ship", help="fp16 copy of a checkpoint without optimizer state")
     ship.add_argument("source")
     ship.add_argument("target")
@@ -334,11 +425,14 @@ def main(argv=None):
     if args.command == "sweep":
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         result = run_sweep(tuple(args.rates), steps=args.steps, seeds=tuple(args.seeds), num_layers=args.layers,
-                           log=log)
+                           batch_size=args.batch_size, lr=args.lr, init_from=args.init_from, log=log)
         result["command"] = "python -m lmteach.analysis.mlm_experiments " + " ".join(sys.argv[1:] if argv is None
                                                                                       else argv)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1))
+    elif args.command == "continue":
+        continue_pretraining(args.source, args.target, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                             seed=args.seed)
     else:
         ship_checkpoint(args.source, args.target)
 
