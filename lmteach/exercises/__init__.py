@@ -34,8 +34,10 @@ def exercise(id: str, question: str, is_correct: Callable[[Any], bool], hint: st
 
 
 def close_to(expected: float, tolerance: float = 0.01) -> Callable[[Any], bool]:
-    """Checker: a number within `tolerance` (relative) of `expected`."""
-    return lambda answer: abs(float(answer) - expected) <= tolerance * max(1.0, abs(expected))
+    """Checker: a number within `tolerance` of `expected`, relative to it (absolute when expected is 0);
+    tolerance 0 asks for the exact value."""
+    scale = abs(expected) if expected else 1.0
+    return lambda answer: abs(float(answer) - expected) <= tolerance * scale
 
 
 def one_of(*accepted) -> Callable[[Any], bool]:

@@ -1,0 +1,60 @@
+"""Exercises of lesson 01 (GPT-1): input transforms, the Extract position, layer-wise learning rates."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import exercise, one_of
+
+
+@lru_cache(maxsize=None)
+def same_play_extract_positions(index: int = 0) -> tuple[int, int]:
+    """Where the Extract token sits in both orderings of `same_play` train example `index` (max_len 96)."""
+    from ..analysis.finetuning import encode_examples, task_inputs
+    from ..data.tasks import load_task
+    from ..data.tokenization import load_default
+    tokenizer = load_default("byte_bpe", gpt1_specials=True)
+    example = load_task("same_play", "train")[index]
+    inputs = task_inputs(tokenizer, "same_play", encode_examples(tokenizer, "same_play", [example]), max_len=96)
+    first, second = inputs["extract_positions"][0].tolist()
+    return first, second
+
+
+def _relatively_close(expected: float, tolerance: float = 0.01):
+    # close_to's tolerance is absolute below 1, too loose for a learning rate of 3e-5.
+    return lambda answer: abs(float(answer) / expected - 1) <= tolerance
+
+
+def _is_extract_position(answer) -> bool:
+    return int(answer) == same_play_extract_positions(0)[0] and float(answer) == int(answer)
+
+
+exercise(
+    "01.1",
+    "Take the first training example of the `same_play` task (similarity). GPT-1 builds two sequences from it, "
+    "`Start A Delim B Extract` and `Start B Delim A Extract`. At which position (counting from 0) is the Extract "
+    "token of the first sequence? Count it from the token lengths of A and B, then check with the widget.",
+    _is_extract_position,
+    hint="Start takes position 0, then come len(A) tokens, one Delim, len(B) tokens; Extract is right after.",
+    explanation="Extract sits at 1 + len(A) + 1 + len(B); both orderings have the same length, so it is at the "
+                "same position in the second sequence too.",
+)
+
+exercise(
+    "01.2",
+    "With `layerwise_lr_groups(model, base_lr=1e-3, decay=0.5)` on the 4-layer tiny GPT-1, what learning rate do "
+    "the embeddings get?",
+    _relatively_close(1e-3 * 0.5 ** 5),
+    hint="The top (classifier) gets base_lr; each step down multiplies by the decay: layer 3 once, layer 0 four "
+         "times, the embeddings one more time.",
+    explanation="1e-3 · 0.5^5 = 3.1e-5: the embeddings move about 32 times more slowly than the new classifier.",
+)
+
+exercise(
+    "01.3",
+    "The classifier of a fine-tuned GPT-1 reads the last layer's hidden state at one token. Which token, and why "
+    "that one? (answer with the token's name)",
+    one_of("extract", "<extract>", "the extract token", "extract token"),
+    hint="With a causal mask, only the last token of the sequence has attended to every other token.",
+    explanation="The Extract token comes last, so under the causal mask its state has attended to the whole input.",
+)
