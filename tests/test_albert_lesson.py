@@ -1,0 +1,205 @@
+"""Lesson 05 (ALBERT): the embedding calculator, layer-transition measurements, NSP/SOP cross-evaluation,
+the shipped NSP/SOP checkpoints and the exercises."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+import lmteach as lt
+from lmteach import exercises
+from lmteach.analysis import layer_similarity as ls
+from lmteach.objectives import make_sop_batch
+from lmteach.widgets.embedding_calculator import EmbeddingCalculator, embedding_params
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "sop-nsp"
+
+
+class TinyTokenizer:
+    """Just the ids the pair builders need, and a whitespace encoder."""
+    pad_id, cls_id, sep_id, mask_id, vocab_size = 0, 1, 2, 3, 50
+
+    def encode(self, text):
+        return [4 + (sum(map(ord, word)) % 46) for word in text.split()]
+
+
+def tiny_albert(pair_task="sop", layers=3):
+    torch.manual_seed(0)
+    cfg = lt.configs.albert("tiny", vocab_size=50, max_positions=32, hidden_size=32, num_heads=2, ffn_size=64,
+                            embedding_size=16, num_layers=layers, pair_task=pair_task)
+    return lt.build(cfg)
+
+
+# --- factorized embedding calculator ---------------------------------------------------------------------------
+
+def test_embedding_params_albert_base():
+    counts = embedding_params(30000, 128, 768)
+    assert counts["untied"] == 23_040_000
+    assert counts["factorized"] == 3_840_000 + 98_304
+    assert counts["saved"] == counts["untied"] - counts["factorized"]
+    assert counts["ratio"] == pytest.approx(23_040_000 / 3_938_304)
+
+
+def test_calculator_sliders_redraw_and_recount():
+    calc = EmbeddingCalculator()
+    picture, text = calc.chart.value, calc.summary.value
+    assert picture[:4] == b"\x89PNG" and "23,040,000" in text
+    calc.hidden_size.value = 4096
+    assert calc.counts["untied"] == 30000 * 4096
+    assert calc.chart.value != picture and "122,880,000" in calc.summary.value
+    calc.embedding_size.value = 64
+    assert calc.counts["factorized"] == 30000 * 64 + 64 * 4096
+    calc.vocab_size.value = 50000
+    assert calc.counts["table"] == 50000 * 64
+    assert "fewer" in calc.summary.value
+
+
+def test_calculator_says_when_factorizing_costs_more():
+    calc = EmbeddingCalculator(embedding_size=768, hidden_size=768)
+    assert calc.counts["saved"] < 0
+    assert "more parameters" in calc.summary.value
+    assert "lmteach-embedding-calculator" in calc.widget._dom_classes
+
+
+# --- layer transitions (Figure 1) ------------------------------------------------------------------------------
+
+def test_wobble_is_zero_for_a_geometric_curve_and_grows_with_zigzag():
+    geometric = [9.0, 4.0, 2.0, 1.0, 0.5, 0.25]
+    assert ls.wobble(geometric) == pytest.approx(0.0, abs=1e-12)
+    zigzag = [9.0, 4.0, 2.0, 2.2, 1.0, 1.1]
+    assert ls.wobble(zigzag) > 0.3
+    # the first layer is skipped by default: a different first step does not count
+    assert ls.wobble([100.0, 4.0, 2.0, 1.0]) == pytest.approx(0.0, abs=1e-12)
+    assert ls.wobble([100.0, 4.0, 2.0, 1.0], skip_first=False) > 0.5
+
+
+def test_wobble_rejects_too_short_or_non_positive_curves():
+    with pytest.raises(ValueError, match="three layers"):
+        ls.wobble([1.0, 0.5, 0.25])
+    with pytest.raises(ValueError, match="positive"):
+        ls.wobble([1.0, 0.5, 0.0, 0.25])
+
+
+def test_layer_transitions_match_a_hand_computation():
+    model = tiny_albert(layers=3)
+    ids = torch.randint(4, 50, (2, 7))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
+    result = ls.layer_transitions(model, batch)
+    assert result["l2"].shape == result["cosine"].shape == (3,)
+    model.eval()
+    with torch.no_grad():
+        states = model.body(ids, mask, torch.zeros_like(ids), output_hidden_states=True).hidden_states
+    real = mask.bool()
+    expected_l2 = (states[2] - states[1]).norm(dim=-1)[real].mean()
+    expected_cos = torch.nn.functional.cosine_similarity(states[2], states[1], dim=-1)[real].mean()
+    assert result["l2"][1] == pytest.approx(float(expected_l2), rel=1e-5)
+    assert result["cosine"][1] == pytest.approx(float(expected_cos), rel=1e-5)
+    assert result["degrees"][1] == pytest.approx(math.degrees(math.acos(float(expected_cos))), rel=1e-4)
+
+
+def test_plot_transitions_draws_both_panels():
+    from lmteach.analysis.plots import new_figure
+    figure, axes = new_figure(ncols=2)
+    t = {"l2": torch.tensor([3.0, 2.0, 1.0]), "cosine": torch.tensor([0.9, 0.95, 0.99])}
+    ls.plot_transitions(axes, {"albert": t, "bert": t})
+    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 2
+    assert list(axes[1].lines[0].get_ydata()) == pytest.approx([0.9, 0.95, 0.99])
+
+
+# --- NSP vs SOP (Table 5) --------------------------------------------------------------------------------------
+
+DOCS_TEXT = [["to be or not", "that is the question", "whether tis nobler", ""],
+             ["now is the winter", "of our discontent"],
+             ["alone"],
+             ["friends romans countrymen", "lend me your ears", "i come to bury caesar"]]
+
+
+def test_tokenized_documents_drops_empty_segments_and_short_documents():
+    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer(), max_segment_tokens=3)
+    assert len(docs) == 3  # "alone" has a single segment
+    assert len(docs[0]) == 3  # the empty speech is gone
+    assert all(len(segment) <= 3 for doc in docs for segment in doc)
+
+
+def test_pair_eval_set_is_fixed_and_sized():
+    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
+    a = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=70, batch_size=32, max_len=10, seed=3)
+    b = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=70, batch_size=32, max_len=10, seed=3)
+    assert [len(x["labels"]) for x in a] == [32, 32, 6]
+    assert all(torch.equal(x["input_ids"], y["input_ids"]) for x, y in zip(a, b))
+    assert max(x["input_ids"].shape[1] for x in a) <= 10
+    labels = torch.cat([x["labels"] for x in a])
+    assert 0 < labels.float().mean() < 1
+    with pytest.raises(ValueError, match="nsp"):
+        ls.pair_eval_set(docs, TinyTokenizer(), "mlm")
+
+
+def test_pair_accuracy_scores_a_constant_head_by_label_share():
+    model = tiny_albert("nsp")
+    with torch.no_grad():  # a head that always says 0 (IsNext / in order)
+        model.pair_head.weight.zero_()
+        model.pair_head.bias.copy_(torch.tensor([1.0, 0.0]))
+    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
+    batches = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=64, max_len=12)
+    share_of_zero = float(torch.cat([b["labels"] for b in batches]).eq(0).float().mean())
+    assert ls.pair_accuracy(model, batches) == pytest.approx(share_of_zero)
+    with torch.no_grad():
+        model.pair_head.bias.copy_(torch.tensor([0.0, 1.0]))
+    assert ls.pair_accuracy(model, batches) == pytest.approx(1 - share_of_zero)
+
+
+def test_cross_evaluate_and_table():
+    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
+    sets = {"NSP": ls.pair_eval_set(docs, TinyTokenizer(), "nsp", size=16, max_len=12),
+            "SOP": ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=16, max_len=12)}
+    results = ls.cross_evaluate({"NSP-trained": tiny_albert("nsp"), "SOP-trained": tiny_albert("sop")}, sets)
+    assert set(results) == {"NSP-trained", "SOP-trained"}
+    assert all(0.0 <= acc <= 1.0 for row in results.values() for acc in row.values())
+    table = ls.cross_table_html(results, paper=ls.ALBERT_TABLE5)
+    assert "78.9" in table and f"{100 * results['SOP-trained']['NSP']:.1f}" in table
+
+
+@pytest.mark.skipif(not (CHECKPOINTS / "sop" / "config.json").exists(), reason="NSP/SOP checkpoints not shipped")
+@pytest.mark.parametrize("task", ["nsp", "sop"])
+def test_shipped_checkpoints_load_small_and_record_their_command(task):
+    folder = CHECKPOINTS / task
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 3_000_000
+    model, info = lt.load_checkpoint(folder)
+    assert info["cfg"].pair_task == task and info["cfg"].sharing == "all"
+    assert f"--task {task}" in info["extra"]["command"]
+    tok = info["tokenizer_obj"]
+    docs = [[tok.encode("Who is there?"), tok.encode("Nay, answer me.")]] * 2
+    batch = make_sop_batch(docs, 4, random.Random(0), max_len=16, cls_id=tok.cls_id,
+                           sep_id=tok.sep_id, pad_id=tok.pad_id)
+    assert 0.0 <= ls.pair_accuracy(model.float(), [batch]) <= 1.0
+
+
+# --- exercises -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("exercise_id, right, wrong", [
+    ("05.1", 30000 * 128 + 128 * 4096, 30000 * 4096),
+    ("05.2", 748, 749),
+    ("05.3", 1.0, 4.0),
+    ("05.4", "topic", "order"),
+])
+def test_exercises_accept_right_and_reject_wrong(exercise_id, right, wrong):
+    assert exercises.check(exercise_id, right) is True
+    assert exercises.check(exercise_id, wrong) is False
+
+
+def test_exercise_05_3_matches_the_library():
+    twelve = lt.count_params(lt.configs.albert("base"))
+    assert lt.count_params(lt.configs.albert("base", num_layers=48)) == twelve
+    assert exercises.check("05.3", lt.count_params(lt.configs.albert("base", num_layers=48)) / twelve)
+
+
+def test_exercise_05_2_bound():
+    V, H = 30000, 768
+    assert 748 * (V + H) < V * H <= 749 * (V + H)
