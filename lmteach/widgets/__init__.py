@@ -2,4 +2,13 @@
 and plain attributes for its controls, so a test can set a value and check what changed."""
 from .attention_explorer import AttentionExplorer
 from .dashboard import TrainingDashboard
+from .electra_walkthrough import ElectraWalkthrough
+from .embedding_calculator import EmbeddingCalculator
+from .fill_mask import FillMask, fill_mask_html
+from .finetune_lab import FinetuneLab
+from .gpt1_inputs import Gpt1InputsExplorer
+from .layernorm_lab import LayerNormLab
+from .masking_explorer import MaskingExplorer
+from .pair_builder import PairBuilder
+from .previews import sample_html, sampling_preview
 from .tokenizers import BPEStepper, TokenizerComparison
