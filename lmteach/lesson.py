@@ -28,15 +28,13 @@ class ClaimFailed(AssertionError):
     """A lesson said something its own experiment did not show."""
 
 
-def claim(holds: bool, statement: str, *evidence) -> str:
+def claim(holds: bool, statement: str, *evidence) -> None:
     """Assert one claim a lesson makes, and say it out loud. Raises ClaimFailed (so CI fails the day a lesson
     stops showing what it says), naming the claim and the numbers that contradicted it."""
     numbers = ", ".join(f"{e:.4g}" if isinstance(e, float) else str(e) for e in evidence)
     if not holds:
         raise ClaimFailed(f"the lesson claims: {statement!r}, but this run did not show it ({numbers})")
-    message = f"✔ {statement}" + (f"  ({numbers})" if numbers else "")
-    print(message)
-    return message
+    print(f"✔ {statement}" + (f"  ({numbers})" if numbers else ""))
 
 
 def environment() -> dict:

@@ -150,7 +150,8 @@ def test_bpe_stepper_slider_merges_the_sample():
 
 
 def test_claims_and_quick_mode(monkeypatch, capsys):
-    assert "✔ loss fell" in claim(True, "loss fell", 2.5, 1.2)
+    claim(True, "loss fell", 2.5, 1.2)
+    assert "✔ loss fell  (2.5, 1.2)" in capsys.readouterr().out
     with pytest.raises(ClaimFailed, match="loss fell.*2.5"):
         claim(False, "loss fell", 2.5, 2.6)
     monkeypatch.setenv("LMTEACH_QUICK", "1")
