@@ -52,7 +52,7 @@ class ModelConfig:
     tie_embeddings: bool = True
     # GPT-2 §2.3: "scale the weights of residual layers at initialization by a factor of 1/sqrt(N)".
     scale_residual_init: bool = False
-    # Sentence-pair head of the pretraining model: "nsp" (BERT), "sop" (ALBERT §4.2) or None.
+    # Sentence-pair head of the pretraining model: "nsp" (BERT), "sop" (ALBERT §3.1) or None.
     pair_task: str | None = None
     # ELECTRA §3.2 / Table 6: the generator's width, heads and FFN as a fraction of the discriminator's.
     generator_fraction: float | None = None
@@ -186,7 +186,7 @@ def bert(size: str = "base", **overrides) -> ModelConfig:
 
 def albert(size: str = "base", embedding_size: int | None = None, sharing: str = "all", **overrides) -> ModelConfig:
     """ALBERT (Lan et al. 2020, Table 1): BERT's shape with a factorized embedding (E=128; 64 for tiny) and all
-    parameters shared across layers; sentence-order prediction instead of NSP (§4.2)."""
+    parameters shared across layers; sentence-order prediction instead of NSP (§3.1)."""
     dims = _pick("albert", size, {
         "tiny": _TINY,
         "base": dict(hidden_size=768, num_layers=12, num_heads=12, ffn_size=3072),

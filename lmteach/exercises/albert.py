@@ -34,7 +34,7 @@ exercise(
 exercise(
     "05.4",
     "A NotNext pair in NSP takes B from another scene. Which signal lets a model solve NSP without learning "
-    "coherence, the reason ALBERT §4.2 replaced it by SOP? Answer 'topic' or 'order'.",
+    "coherence, the reason ALBERT §3.1 replaced it by SOP? Answer 'topic' or 'order'.",
     one_of("topic", "topic prediction"),
     hint="Two speeches from different plays differ in names, places and vocabulary, whatever their order.",
     explanation="Topic: NotNext pairs mix two scenes, so topic alone gives them away. SOP pairs always come from "

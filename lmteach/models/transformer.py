@@ -9,7 +9,7 @@ All five are the same transformer block. What differs is a handful of switches i
     segment embeddings ..... BERT §3 (A/B sentences)
     embedding_size (E) ..... ALBERT §3.1 factorized embedding, ELECTRA-small
     sharing ................ ALBERT §3.1 cross-layer parameter sharing
-    pair_task nsp / sop .... BERT §3.1 Task #2 / ALBERT §4.2
+    pair_task nsp / sop .... BERT §3.1 Task #2 / ALBERT §3.1
     generator + detector ... ELECTRA §2
 
 Shapes: b = batch, s = sequence, H = hidden size, E = embedding size, V = vocabulary, h = heads.
@@ -342,7 +342,7 @@ class MaskedLM(PretrainedModel):
 
 class MaskedLMWithPairHead(PretrainedModel):
     """BERT pretraining (MLM + next-sentence prediction, §3.1) and ALBERT's (MLM + sentence-order
-    prediction, §4.2): the pair head reads the pooled [CLS] vector."""
+    prediction, §3.1): the pair head reads the pooled [CLS] vector."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

@@ -7,7 +7,7 @@ the pair, read off the [CLS] position.
   B is the segment that really follows A (IsNext, label 0), half the time B is
   a random segment from another document (NotNext, label 1). Labels follow
   Hugging Face's ``next_sentence_label``.
-* Sentence order prediction (Lan et al. 2020, ALBERT §4.2): A and B are always
+* Sentence order prediction (Lan et al. 2020, ALBERT §3.1): A and B are always
   two consecutive segments of the same document; half the time in order
   (label 0), half the time swapped (label 1). ALBERT's argument: NotNext pairs
   can be spotted by *topic* alone (the two documents are about different
