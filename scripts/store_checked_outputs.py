@@ -16,6 +16,18 @@ from nbclient import NotebookClient
 MARK = "# NBVAL_CHECK_OUTPUT"
 
 
+def coalesce_streams(outputs):
+    """Join consecutive prints to the same stream into one output, as a reader sees them."""
+    joined = []
+    for output in outputs:
+        if (joined and output.output_type == "stream" and joined[-1].output_type == "stream"
+                and joined[-1].name == output.name):
+            joined[-1].text += output.text
+        else:
+            joined.append(output)
+    return joined
+
+
 def store(path: Path):
     notebook = nbformat.read(path, as_version=4)
     os.environ["LMTEACH_QUICK"] = "1"
@@ -25,7 +37,9 @@ def store(path: Path):
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
+        cell.metadata.pop("execution", None)  # timestamps would make every refresh a diff
         if cell.source.lstrip().startswith(MARK):
+            cell.outputs = coalesce_streams(cell.outputs)
             kept += 1
         else:
             cell.outputs = []
