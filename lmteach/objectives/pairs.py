@@ -151,6 +151,16 @@ def _starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
     return points
 
 
+def _pair_batch(make_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id):
+    """``batch_size`` examples from ``make_example``, each starting at a segment that has a successor."""
+    points = _starting_points(documents)
+    examples = []
+    for _ in range(batch_size):
+        doc_index, seg_index = rng.choice(points)
+        examples.append(make_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
+    return collate_pairs(examples, pad_id)
+
+
 def make_nsp_batch(
     documents: Sequence[Document],
     batch_size: int,
@@ -162,12 +172,7 @@ def make_nsp_batch(
     pad_id: int,
 ) -> dict[str, torch.Tensor]:
     """``batch_size`` NSP examples; A drawn uniformly from all segments that have a successor."""
-    points = _starting_points(documents)
-    examples = []
-    for _ in range(batch_size):
-        doc_index, seg_index = rng.choice(points)
-        examples.append(make_nsp_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
-    return collate_pairs(examples, pad_id)
+    return _pair_batch(make_nsp_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id)
 
 
 def make_sop_batch(
@@ -181,9 +186,4 @@ def make_sop_batch(
     pad_id: int,
 ) -> dict[str, torch.Tensor]:
     """``batch_size`` SOP examples; the pair drawn uniformly from all consecutive segment pairs."""
-    points = _starting_points(documents)
-    examples = []
-    for _ in range(batch_size):
-        doc_index, seg_index = rng.choice(points)
-        examples.append(make_sop_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
-    return collate_pairs(examples, pad_id)
+    return _pair_batch(make_sop_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id)
