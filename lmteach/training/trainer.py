@@ -124,13 +124,8 @@ class History:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """Training loss averaged over the last `window` steps (fewer at the start)."""
-        losses, out, total = self.losses, [], 0.0
-        for i, loss in enumerate(losses):
-            total += loss
-            if i >= window:
-                total -= losses[i - window]
-            out.append(total / min(i + 1, window))
-        return out
+        from ..analysis.plots import smooth  # the same moving average the plots draw
+        return smooth(self.losses, window)
 
     def as_dict(self) -> dict:
         """Plain lists (JSON-serialisable); `History.from_dict` reads it back."""
