@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from lmteach.data.corpus import load_corpus  # noqa: E402
+from lmteach.data.corpus import PLAY_SPLIT as CORPUS_PLAY_SPLIT, load_corpus  # noqa: E402
 
 OUT_DIR = ROOT / "data" / "tasks"
 SEED = 1623  # the year of the First Folio
@@ -25,13 +25,8 @@ MIN_WORDS, MAX_WORDS = 8, 50  # moderate speeches: long enough to mean something
 SIZES = {"train": 3000, "validation": 500, "test": 500}
 MC_TRAIN_SIZE = 1500  # multiple-choice examples hold five speeches; keep the files small
 
-# Two plays of each First Folio genre for validation and for test; the rest train.
-PLAY_SPLIT = {
-    "validation": ["As You Like It", "The Merchant of Venice", "King Henry IV, Part 1",
-                   "King John", "Julius Caesar", "Romeo and Juliet"],
-    "test": ["Twelfth Night", "Much Ado About Nothing", "King Henry V", "King Richard II",
-             "Macbeth", "Othello"],
-}
+# Two plays of each First Folio genre for validation and for test; the rest train (lmteach.data.corpus.PLAY_SPLIT).
+PLAY_SPLIT = {part: list(plays) for part, plays in CORPUS_PLAY_SPLIT.items()}
 GENRES = ["comedy", "history", "tragedy"]
 
 

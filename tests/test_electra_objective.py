@@ -91,7 +91,7 @@ def test_masking_and_corruption_shapes():
     # The corrupted input differs from the original only at masked positions.
     assert torch.equal(step.corrupted_ids[~masked], ids[~masked])
     assert torch.equal(step.is_replaced, masked & (step.corrupted_ids != ids))
-    assert step.generator_logits.shape == (2, 12, VOCAB)
+    assert step.generator_logits.shape == (int(masked.sum()), VOCAB)  # only the masked positions
     assert step.discriminator_logits.shape == (2, 12)
 
 

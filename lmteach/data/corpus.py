@@ -5,6 +5,7 @@
     corpus.text[:200]                       # one string, for character or BPE models
     corpus.documents[0][:3]                 # a scene: its speeches, in order
     train, val = corpus.split(0.9)          # whole scenes go to one side only
+    parts = corpus.split_by_play()          # {"train", "validation", "test"}: the tasks' held-out plays
     corpus.sentences(corpus.documents[0][1])  # sentence pieces for NSP / SOP pairs
 
 The shipped corpus lives in data/shakespeare/ (see data/README.md). Set the
@@ -20,7 +21,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Speech", "Corpus", "load_corpus", "data_dir", "sentences"]
+__all__ = ["Speech", "Corpus", "load_corpus", "data_dir", "sentences", "PLAY_SPLIT"]
+
+# The held-out plays, two of each First Folio genre per split. The labelled tasks (scripts/build_tasks.py) and
+# every shipped checkpoint use this split: pretraining never sees a validation or test play.
+PLAY_SPLIT = {
+    "validation": ("As You Like It", "The Merchant of Venice", "King Henry IV, Part 1",
+                   "King John", "Julius Caesar", "Romeo and Juliet"),
+    "test": ("Twelfth Night", "Much Ado About Nothing", "King Henry V", "King Richard II",
+             "Macbeth", "Othello"),
+}
 
 
 def data_dir() -> Path:
@@ -124,6 +134,23 @@ class Corpus:
         # Keep the original reading order inside each side.
         return (self._subset(sorted(order[:n_train]), "train"),
                 self._subset(sorted(order[n_train:]), "validation"))
+
+    def split_by_play(self) -> dict[str, "Corpus"]:
+        """{"train", "validation", "test"}: the shipped corpus split by whole plays (PLAY_SPLIT), so text of a
+        held-out play is never seen in pretraining; the poems train. Your own text (no plays) is split by
+        documents instead, 80 / 10 / 10."""
+        if self.speeches is None:
+            rest, test = self.split(0.9, seed=0)
+            train, validation = rest.split(8 / 9, seed=0)
+            return {"train": train, "validation": validation, "test": test}
+        held_out = {work: part for part, works in PLAY_SPLIT.items() for work in works}
+        missing = set(held_out) - set(self.document_works)
+        if missing:
+            raise ValueError(f"the corpus lacks the held-out plays {sorted(missing)}; is it the shipped corpus?")
+        ids: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
+        for i, work in enumerate(self.document_works):
+            ids[held_out.get(work, "train")].append(i)
+        return {part: self._subset(document_ids, part) for part, document_ids in ids.items()}
 
     def _subset(self, document_ids: list[int], part: str) -> "Corpus":
         speeches = None

@@ -32,6 +32,7 @@ from .pairs import (
     make_nsp_example,
     make_sop_batch,
     make_sop_example,
+    pack_segments,
     truncate_pair,
 )
 
@@ -64,6 +65,7 @@ __all__ = [
     "mask_tokens",
     "multiple_choice_inputs",
     "number_to_select",
+    "pack_segments",
     "replaced_token_detection",
     "similarity_inputs",
     "truncate_pair",

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masking import IGNORE_INDEX, mask_tokens
+from .masking import mask_tokens
 
 DISCRIMINATOR_WEIGHT = 50.0
 """λ of ELECTRA §2."""
@@ -40,7 +40,7 @@ class ElectraStep:
     ``[batch, seq]``: ``original_ids``, ``masked_ids`` (generator input),
     ``corrupted_ids`` (discriminator input), ``is_replaced`` (bool target),
     ``masked_positions`` (bool), ``discriminator_logits``, ``attention_mask``.
-    ``generator_logits``: ``[batch, seq, vocab]``.
+    ``generator_logits``: ``[n_masked, vocab]``, the generator's logits at the masked positions only.
     """
 
     loss: torch.Tensor
@@ -79,7 +79,7 @@ class ElectraStep:
     def generator_accuracy(self) -> float:
         """Fraction of masked positions where the generator's top guess is the original token."""
         guesses = self.generator_logits.argmax(dim=-1)
-        return (guesses == self.original_ids)[self.masked_positions].float().mean().item()
+        return (guesses == self.original_ids[self.masked_positions]).float().mean().item()
 
     @torch.no_grad()
     def replaced_fraction(self) -> float:
@@ -105,7 +105,8 @@ def replaced_token_detection(
     """One ELECTRA pretraining step's forward pass and loss for ``input_ids [batch, seq]``.
 
     generator(input_ids=, attention_mask=, token_type_ids=, labels=) must return
-    an object with ``.logits [batch, seq, vocab]`` and ``.loss`` (the MLM loss;
+    an object with ``.logits [batch, seq, vocab]`` (or, as lmteach's MaskedLM does in training,
+    ``.picked_logits [n_masked, vocab]`` only) and ``.loss`` (the MLM loss;
     if ``.loss`` is None it is computed here from the logits).
     discriminator(input_ids=, attention_mask=, token_type_ids=) must return an
     object with ``.logits [batch, seq]``.
@@ -142,17 +143,17 @@ def replaced_token_detection(
     generator_out = generator(
         input_ids=masked.input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=masked.labels
     )
-    generator_logits = generator_out.logits
+    generator_logits = getattr(generator_out, "picked_logits", None)
+    if generator_logits is None:
+        generator_logits = generator_out.logits[masked_positions]  # [n_masked, vocab]
     generator_loss = getattr(generator_out, "loss", None)
     if generator_loss is None:
-        generator_loss = F.cross_entropy(
-            generator_logits.reshape(-1, generator_logits.shape[-1]), masked.labels.reshape(-1), ignore_index=IGNORE_INDEX
-        )
+        generator_loss = F.cross_entropy(generator_logits.float(), masked.labels[masked_positions])
 
     # 3. Sample replacements without gradient: the generator is NOT trained to
     #    fool the discriminator (this is not a GAN, §2); it only gets the MLM loss.
     with torch.no_grad():
-        probs = F.softmax(generator_logits[masked_positions].float() / temperature, dim=-1)
+        probs = F.softmax(generator_logits.float() / temperature, dim=-1)
         if rng is not None and rng.device != probs.device:  # a CPU generator drives GPU sampling via the CPU
             sampled = torch.multinomial(probs.cpu(), num_samples=1, generator=rng).squeeze(1).to(probs.device)
         else:

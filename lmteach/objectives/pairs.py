@@ -13,7 +13,9 @@ the pair, read off the [CLS] position.
   can be spotted by *topic* alone (the two documents are about different
   things), so NSP is too easy; SOP forces the model to learn coherence.
 
-Documents are lists of segments; a segment is a list of token ids.
+Documents are lists of segments; a segment is a list of token ids. BERT's segments are "spans of
+contiguous text" packed up to the sequence length, not single sentences (§3.1, Appendix A.2): a one-line
+speech says little about topic or order. `pack_segments` packs a scene's speeches into such spans.
 """
 
 from __future__ import annotations
@@ -29,28 +31,56 @@ NSP_IS_NEXT, NSP_NOT_NEXT = 0, 1
 SOP_IN_ORDER, SOP_SWAPPED = 0, 1
 
 
-def truncate_pair(a: Sequence[int], b: Sequence[int], max_tokens: int) -> tuple[list[int], list[int]]:
-    """Drop tokens from the end of the longer segment until ``len(a) + len(b) <= max_tokens``.
+def truncate_pair(a: Sequence[int], b: Sequence[int], max_tokens: int,
+                  rng: random.Random | None = None) -> tuple[list[int], list[int]]:
+    """Drop tokens from the longer segment until ``len(a) + len(b) <= max_tokens``.
 
     Longest-first, like BERT's ``truncate_seq_pair``; on a tie B is cut (as in
     Hugging Face's "longest_first"). Both keep at least one token if max_tokens >= 2.
+    Without ``rng`` tokens go from the end; with it each one goes from the front or the end at random, as in
+    BERT's ``create_pretraining_data.py`` ("to add more randomness and avoid biases"): always cutting the end
+    would leave a clue to the order of the two segments.
     """
     a, b = list(a), list(b)
     while len(a) + len(b) > max_tokens:
-        if len(a) > len(b):
-            a.pop()
+        longer = a if len(a) > len(b) else b
+        if rng is not None and rng.random() < 0.5:
+            del longer[0]
         else:
-            b.pop()
+            longer.pop()
     return a, b
 
 
-def build_pair(a: Sequence[int], b: Sequence[int], *, max_len: int, cls_id: int, sep_id: int) -> dict[str, list[int]]:
-    """``[CLS] A [SEP] B [SEP]`` with segment ids 0 for ``[CLS] A [SEP]`` and 1 for ``B [SEP]``."""
+def pack_segments(segments: Sequence[Sequence[int]], max_tokens: int) -> list[list[int]]:
+    """Join consecutive segments (speeches) into spans of up to ``max_tokens`` tokens, in order.
+
+    Greedy: a span takes whole segments while they fit; a segment longer than ``max_tokens`` is a span of its
+    own (``build_pair`` truncates it). Empty segments are skipped."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+    spans: list[list[int]] = []
+    current: list[int] = []
+    for segment in segments:
+        if not segment:
+            continue
+        if current and len(current) + len(segment) > max_tokens:
+            spans.append(current)
+            current = []
+        current = current + list(segment)
+    if current:
+        spans.append(current)
+    return spans
+
+
+def build_pair(a: Sequence[int], b: Sequence[int], *, max_len: int, cls_id: int, sep_id: int,
+               rng: random.Random | None = None) -> dict[str, list[int]]:
+    """``[CLS] A [SEP] B [SEP]`` with segment ids 0 for ``[CLS] A [SEP]`` and 1 for ``B [SEP]``.
+    Too long a pair is cut by `truncate_pair` (at random ends if ``rng`` is given)."""
     if max_len < 5:
         raise ValueError(f"max_len must be >= 5 ([CLS], [SEP], [SEP] and one token per segment), got {max_len}")
     if len(a) == 0 or len(b) == 0:
         raise ValueError("both segments of a pair must be non-empty")
-    a, b = truncate_pair(a, b, max_len - 3)
+    a, b = truncate_pair(a, b, max_len - 3, rng)
     input_ids = [cls_id, *a, sep_id, *b, sep_id]
     token_type_ids = [0] * (len(a) + 2) + [1] * (len(b) + 1)
     return {"input_ids": input_ids, "token_type_ids": token_type_ids}
@@ -73,11 +103,16 @@ def make_nsp_example(
     max_len: int,
     cls_id: int,
     sep_id: int,
+    groups: Sequence | None = None,
+    random_truncation: bool = False,
 ) -> dict:
     """One NSP example with A = ``documents[doc_index][seg_index]``.
 
     Returns lists ``input_ids``, ``token_type_ids`` and the int ``labels``
     (0 = IsNext, 1 = NotNext, each with probability 1/2).
+    groups: one label per document (e.g. its play); NotNext segments then come from another group, as BERT
+    drew them from another document (a scene of the same play would share its characters and topic).
+    random_truncation: cut over-long pairs at random ends (`truncate_pair`).
     """
     _check_has_next(documents, doc_index, seg_index)
     first = documents[doc_index][seg_index]
@@ -86,12 +121,15 @@ def make_nsp_example(
     else:
         # A random segment of a *different* document (uniform over documents,
         # then over that document's segments).
-        others = [i for i, doc in enumerate(documents) if i != doc_index and len(doc) > 0]
+        others = [i for i, doc in enumerate(documents) if i != doc_index and len(doc) > 0
+                  and (groups is None or groups[i] != groups[doc_index])]
         if not others:
-            raise ValueError("NSP needs at least two non-empty documents to draw NotNext segments from")
+            raise ValueError("NSP needs at least two non-empty documents (of different groups, if groups are "
+                             "given) to draw NotNext segments from")
         other = documents[rng.choice(others)]
         second, label = other[rng.randrange(len(other))], NSP_NOT_NEXT
-    example = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id)
+    example = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id,
+                         rng=rng if random_truncation else None)
     example["labels"] = label
     return example
 
@@ -104,19 +142,25 @@ def make_sop_example(
     max_len: int,
     cls_id: int,
     sep_id: int,
+    groups: Sequence | None = None,
+    random_truncation: bool = False,
 ) -> dict:
     """One SOP example from segments ``seg_index`` and ``seg_index + 1`` of one document.
 
     Returns lists ``input_ids``, ``token_type_ids`` and the int ``labels``
-    (0 = in order, 1 = swapped, each with probability 1/2).
+    (0 = in order, 1 = swapped, each with probability 1/2). ``groups`` is unused (both segments come from
+    one document); it is accepted so NSP and SOP take the same arguments.
     """
     _check_has_next(documents, doc_index, seg_index)
     first = documents[doc_index][seg_index]
     second = documents[doc_index][seg_index + 1]
+    cut = rng if random_truncation else None
     if rng.random() < 0.5:
-        example, label = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id), SOP_IN_ORDER
+        example, label = build_pair(first, second, max_len=max_len, cls_id=cls_id, sep_id=sep_id, rng=cut), \
+            SOP_IN_ORDER
     else:
-        example, label = build_pair(second, first, max_len=max_len, cls_id=cls_id, sep_id=sep_id), SOP_SWAPPED
+        example, label = build_pair(second, first, max_len=max_len, cls_id=cls_id, sep_id=sep_id, rng=cut), \
+            SOP_SWAPPED
     example["labels"] = label
     return example
 
@@ -151,13 +195,15 @@ def _starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
     return points
 
 
-def _pair_batch(make_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id):
+def _pair_batch(make_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id, groups=None,
+                random_truncation=False):
     """``batch_size`` examples from ``make_example``, each starting at a segment that has a successor."""
     points = _starting_points(documents)
     examples = []
     for _ in range(batch_size):
         doc_index, seg_index = rng.choice(points)
-        examples.append(make_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id))
+        examples.append(make_example(documents, doc_index, seg_index, rng, max_len, cls_id, sep_id, groups,
+                                     random_truncation))
     return collate_pairs(examples, pad_id)
 
 
@@ -170,9 +216,12 @@ def make_nsp_batch(
     cls_id: int,
     sep_id: int,
     pad_id: int,
+    groups: Sequence | None = None,
+    random_truncation: bool = False,
 ) -> dict[str, torch.Tensor]:
     """``batch_size`` NSP examples; A drawn uniformly from all segments that have a successor."""
-    return _pair_batch(make_nsp_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id)
+    return _pair_batch(make_nsp_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id, groups,
+                       random_truncation)
 
 
 def make_sop_batch(
@@ -184,6 +233,9 @@ def make_sop_batch(
     cls_id: int,
     sep_id: int,
     pad_id: int,
+    groups: Sequence | None = None,
+    random_truncation: bool = False,
 ) -> dict[str, torch.Tensor]:
     """``batch_size`` SOP examples; the pair drawn uniformly from all consecutive segment pairs."""
-    return _pair_batch(make_sop_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id)
+    return _pair_batch(make_sop_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id, groups,
+                       random_truncation)

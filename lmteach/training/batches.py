@@ -130,9 +130,10 @@ class _OnDevice:
 
     def __call__(self, **inputs):
         out = self.network(**{k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
-        out.logits = out.logits.cpu()
-        if out.loss is not None:
-            out.loss = out.loss.cpu()
+        for name in ("logits", "picked_logits", "loss"):
+            value = getattr(out, name, None)
+            if value is not None:
+                setattr(out, name, value.cpu())
         return out
 
 
