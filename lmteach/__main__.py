@@ -5,6 +5,10 @@
     python -m lmteach train --model bert --steps 200 --out runs/bert-tiny
     python -m lmteach fill-mask runs/bert-tiny "To be or not to [MASK]"
 
+Every shipped checkpoint is built by a named recipe (lmteach/recipes.py):
+    python -m lmteach recipe list
+    python -m lmteach recipe build bert-tiny
+
 Under torchrun the same `train` command trains with DistributedDataParallel:
     torchrun --nproc_per_node 2 -m lmteach train --model gpt2 --batch-size 24 --out runs/gpt2-ddp
 """
@@ -28,6 +32,8 @@ OBJECTIVE_FAMILIES = {"clm": ("gpt1", "gpt2"), "mlm": ("bert", "albert"), "mlm+n
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmteach", description="Train and use small language models.")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("recipe", help="list or build the recipes of the shipped checkpoints "
+                                       "(python -m lmteach recipe --help)")
 
     train = commands.add_parser("train", help="train a model and write a checkpoint folder")
     train.add_argument("--model", required=True, choices=list(DEFAULT_OBJECTIVE), help="model family")
@@ -222,6 +228,10 @@ def fill_mask(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["recipe"]:  # its own parser: python -m lmteach recipe list|build NAME
+        from lmteach.recipes import main as recipe_main
+        return recipe_main(argv[1:])
     args = _parser().parse_args(argv)
     {"train": train, "sample": sample, "fill-mask": fill_mask}[args.command](args)
 

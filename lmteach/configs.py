@@ -206,14 +206,16 @@ def electra(size: str = "small", **overrides) -> ModelConfig:
     """ELECTRA (Clark et al. 2020, Table 6): the discriminator's shape; the generator is
     `generator_fraction` of it (1/4 for small and large, 1/3 for base) and shares its embeddings."""
     dims = _pick("electra", size, {
-        "tiny": {**_TINY, "embedding_size": 128, "generator_fraction": 0.25},
+        "tiny": {**_TINY, "generator_fraction": 0.25},
         "small": dict(hidden_size=256, num_layers=12, num_heads=4, ffn_size=1024, embedding_size=128,
                       generator_fraction=0.25),
         "base": dict(hidden_size=768, num_layers=12, num_heads=12, ffn_size=3072, generator_fraction=1 / 3),
         "large": dict(hidden_size=1024, num_layers=24, num_heads=16, ffn_size=4096, generator_fraction=0.25),
     })
     defaults = dict(max_positions=512, vocab_size=30522)
-    return _make("electra", dict(segment_vocab_size=2, embedding_norm=True, **defaults), dims, overrides)
+    cfg = _make("electra", dict(segment_vocab_size=2, embedding_norm=True, **defaults), dims, overrides)
+    # Like Hugging Face's ElectraModel, project the embeddings only when E != H (tiny: E = H = 128).
+    return cfg.replace(embedding_size=None) if cfg.embedding_size == cfg.hidden_size else cfg
 
 
 PRESETS = {"gpt1": gpt1, "gpt2": gpt2, "bert": bert, "albert": albert, "electra": electra}

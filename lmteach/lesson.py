@@ -31,10 +31,27 @@ class ClaimFailed(AssertionError):
 def claim(holds: bool, statement: str, *evidence) -> None:
     """Assert one claim a lesson makes, and say it out loud. Raises ClaimFailed (so CI fails the day a lesson
     stops showing what it says), naming the claim and the numbers that contradicted it."""
+    from .i18n import _
     numbers = ", ".join(f"{e:.4g}" if isinstance(e, float) else str(e) for e in evidence)
+    statement = _(statement)  # the catalogue may hold a lesson's claims in the lesson's language
     if not holds:
-        raise ClaimFailed(f"the lesson claims: {statement!r}, but this run did not show it ({numbers})")
-    print(f"✔ {statement}" + (f"  ({numbers})" if numbers else ""))
+        raise ClaimFailed(_("the lesson claims: {statement!r}, but this run did not show it ({numbers})")
+                          .format(statement=statement, numbers=numbers))
+    print((_("✔ {statement}  ({numbers})") if numbers else _("✔ {statement}"))
+          .format(statement=statement, numbers=numbers))
+
+
+def language(lang: str | None = None) -> str:
+    """The language lmteach shows ('en' or 'ko'): `language("ko")` switches widgets, claims and exercise
+    feedback to Korean from the next thing drawn or printed; with no argument, says which is in use
+    (the default comes from the environment variable LMTEACH_LANG). See `lmteach.i18n`."""
+    from . import i18n
+    if lang is None:
+        return i18n.current_language()
+    chosen = i18n.set_language(lang)
+    from .analysis.plots import use_language_font
+    use_language_font()  # a CJK font for Korean labels, also in a lesson's own pyplot figures
+    return chosen
 
 
 def environment() -> dict:

@@ -11,6 +11,9 @@ wants notebook-specific checks.  Public helpers (all take a Playwright `Page` sh
     notebook_problems(page)                          list of error descriptions (tracebacks,
                                                      kernel errors, broken widgets)
     screenshot(page, name)                           full notebook screenshot in test-artifacts/
+    hangul_rendering(page, selector)                 canvas drawings of Hangul vs a missing glyph, in an
+                                                     element's font (tofu check); platform_fonts(page, sel)
+                                                     the fonts Chromium used for an element
 """
 
 from __future__ import annotations
@@ -474,3 +477,56 @@ def screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(vp)
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Fonts: does Hangul render, or does it fall back to "tofu" (missing-glyph boxes)?
+# --------------------------------------------------------------------------------------------
+
+# Draws text on a canvas with the computed font of a page element (so the browser resolves the same font stack and
+# fallback fonts as for that element's text) and returns the alpha channel of each drawing, plus its width.
+# U+10FFFD (a private-use code point at the end of Unicode, in no font) is the reference missing glyph.
+_JS_GLYPHS = """
+([selector, texts]) => {
+  const el = Array.from(document.querySelectorAll(selector)).find(e => /[\\uAC00-\\uD7A3]/.test(e.textContent));
+  if (!el) return null;
+  const style = getComputedStyle(el);
+  const font = `${style.fontStyle} ${style.fontWeight} 32px ${style.fontFamily}`;
+  const draw = text => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 160; canvas.height = 48;
+    const ctx = canvas.getContext('2d');
+    ctx.font = font; ctx.textBaseline = 'top'; ctx.fillStyle = '#000';
+    ctx.fillText(text, 4, 4);
+    const alpha = Array.from(ctx.getImageData(0, 0, 160, 48).data.filter((_, i) => i % 4 === 3));
+    return {text, width: ctx.measureText(text).width, ink: alpha.filter(a => a > 0).length, alpha: alpha.join(',')};
+  };
+  return {font, sample: el.textContent.slice(0, 40), glyphs: texts.map(draw)};
+}
+"""
+MISSING_GLYPH = "\U0010FFFD"
+
+
+def hangul_rendering(page, selector: str = ".jp-RenderedMarkdown h1, .jp-RenderedMarkdown h2",
+                     syllables: str = "한국어") -> dict:
+    """How the first element matching `selector` that contains Hangul would draw each of `syllables` and the
+    missing-glyph reference, in that element's font: {"font", "sample", "glyphs": [{text, width, ink, alpha}]}
+    (the reference last). Tofu shows as every syllable drawn identically to the reference box."""
+    result = page.evaluate(_JS_GLYPHS, [selector, [*syllables, MISSING_GLYPH]])
+    if result is None:
+        raise LookupError(f"no element matching {selector!r} contains Hangul")
+    return result
+
+
+def platform_fonts(page, selector: str) -> list[dict]:
+    """The fonts Chromium actually used to draw the first element matching `selector` (DevTools protocol:
+    CSS.getPlatformFontsForNode): [{"familyName", "glyphCount", ...}]."""
+    session = page.context.new_cdp_session(page)
+    try:
+        session.send("DOM.enable")
+        session.send("CSS.enable")
+        root = session.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = session.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        return session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        session.detach()

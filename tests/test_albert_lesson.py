@@ -203,3 +203,68 @@ def test_exercise_05_3_matches_the_library():
 def test_exercise_05_2_bound():
     V, H = 30000, 768
     assert 748 * (V + H) < V * H <= 749 * (V + H)
+
+
+# --- the pair builder in SOP mode (ALBERT §3.1: the same two segments, in order or swapped) --------------------
+
+def _segments(example):
+    """(A, B) token ids of a packed [CLS] A [SEP] B [SEP] example."""
+    ids, types = example["input_ids"], example["token_type_ids"]
+    return [i for i, t in zip(ids, types) if t == 0][1:-1], [i for i, t in zip(ids, types) if t == 1][:-1]
+
+
+@pytest.fixture(scope="module")
+def wordpiece():
+    from lmteach.data.tokenization import load_default
+    return load_default("wordpiece")
+
+
+def test_drawn_sop_pair_is_two_consecutive_segments_in_order_or_swapped(wordpiece):
+    from lmteach.objectives import SOP_IN_ORDER, SOP_SWAPPED
+    from lmteach.widgets.pair_builder import drawn_pair
+
+    docs = ls.tokenized_documents(DOCS_TEXT, wordpiece)
+    consecutive = {(tuple(doc[i]), tuple(doc[i + 1])) for doc in docs for i in range(len(doc) - 1)}
+    for seed in range(6):
+        in_order = drawn_pair(wordpiece, docs, SOP_IN_ORDER, seed, task="sop")
+        swapped = drawn_pair(wordpiece, docs, SOP_SWAPPED, seed, task="sop")
+        assert (in_order["labels"], swapped["labels"]) == (0, 1)
+        a, b = _segments(in_order)
+        assert (tuple(a), tuple(b)) in consecutive          # A really comes before B in one document
+        assert _segments(swapped) == (b, a)                 # the same two segments, swapped
+    with pytest.raises(ValueError, match="task"):
+        drawn_pair(wordpiece, docs, 0, 0, task="mlm")
+
+
+def test_pair_builder_sop_mode_swaps_segments_flips_label_and_shows_the_sop_head(wordpiece):
+    from lmteach.widgets.pair_builder import PairBuilder
+
+    docs = ls.tokenized_documents(DOCS_TEXT, wordpiece)
+    torch.manual_seed(0)
+    cfg = lt.configs.albert("tiny", vocab_size=wordpiece.vocab_size, max_positions=64, hidden_size=32, num_heads=2,
+                            ffn_size=64, embedding_size=16, num_layers=2, pair_task="sop")
+    model = lt.build(cfg).eval()
+    builder = PairBuilder(wordpiece, docs, model=model)
+    assert builder.task.value == "nsp" and "IsNext" in builder.output.value
+    builder.task.value = "sop"
+    assert [name for name, _ in builder.label.options] == ["in order", "swapped"]
+    assert builder.example["labels"] == 0 and "in order" in builder.output.value
+    a_text, b_text = builder.text_a.value, builder.text_b.value
+    a_ids, b_ids = _segments(builder.example)
+    builder.label.value = 1
+    assert builder.example["labels"] == 1 and "swapped" in builder.output.value
+    assert "B comes first" in builder.output.value
+    assert (builder.text_a.value, builder.text_b.value) == (b_text, a_text)
+    assert _segments(builder.example) == (b_ids, a_ids)
+    assert builder.example["input_ids"] == [wordpiece.cls_id, *b_ids, wordpiece.sep_id, *a_ids, wordpiece.sep_id]
+    # the verdict is the model's SOP head on exactly this input
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([builder.example["input_ids"]]),
+                    token_type_ids=torch.tensor([builder.example["token_type_ids"]]))
+    assert f"P(in order) = <b>{float(out.sop_logits.softmax(-1)[0, 0]):.2f}</b>" in builder.verdict.value
+    # back to NSP: the labels are NSP's again, the choice (label 1) is kept
+    builder.task.value = "nsp"
+    assert [name for name, _ in builder.label.options] == ["IsNext", "NotNext"]
+    assert builder.example["labels"] == 1 and "NotNext" in builder.output.value
+    with pytest.raises(ValueError, match="task"):
+        PairBuilder(wordpiece, docs, task="order")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import lmteach as lt
-from lmteach.training import (CheckpointMismatch, Trainer, causal_lm_batches, load_checkpoint, load_weights,
-                              save_checkpoint)
+from lmteach.training import (CheckpointMismatch, Trainer, causal_lm_batches, load_checkpoint, load_optimizer_state,
+                              load_weights, save_checkpoint)
 from lmteach.training import checkpoint as checkpoint_module
 
 VOCAB = 40
@@ -117,3 +117,141 @@ def test_trainer_save_and_resume_from_continue_exactly(tmp_path):
     assert second.history.losses == pytest.approx(straight.history.losses, abs=0, rel=0)
     for name, value in straight.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[name]), name
+
+
+# --- saving into a folder that holds other files (issue 12, defect 1) ---------------------------------------------
+
+def folder_with_notes(path):
+    """A checkpoint folder as shipped in data/checkpoints/: a README and a script beside the weights."""
+    (path / "notes").mkdir(parents=True)
+    files = {"README.md": "# how this checkpoint was made\n", "pretrain.py": "print('the recipe')\n",
+             "notes/log.txt": "step 1: loss 6.2\n"}
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return files
+
+
+def changed(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    return model
+
+
+def test_saving_keeps_every_other_file_in_the_folder(tmp_path):
+    target = tmp_path / "bert-tiny"
+    files = folder_with_notes(target)
+    model = lt.build(tiny_cfg("bert"))
+    save_checkpoint(target, model, step=1, optimizer=torch.optim.AdamW(model.parameters()))
+    save_checkpoint(target, changed(model), step=2)  # over an existing checkpoint too
+    for name, text in files.items():
+        assert (target / name).read_text() == text, name
+    assert sorted(os.listdir(target)) == ["README.md", "config.json", "model.safetensors", "notes", "pretrain.py"]
+    assert sorted(os.listdir(tmp_path)) == ["bert-tiny"]
+    loaded, info = load_checkpoint(target)
+    assert info["step"] == 2
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+@pytest.mark.parametrize("crash_in", ["save_model", "save_file", "_fsync_file"])
+def test_a_save_that_fails_half_way_leaves_the_old_checkpoint_and_the_folder_as_they_were(tmp_path, monkeypatch,
+                                                                                            crash_in):
+    target = tmp_path / "run"
+    files = folder_with_notes(target)
+    model = lt.build(tiny_cfg())
+    save_checkpoint(target, model, step=1)
+    before = {name: (target / name).read_bytes() for name in os.listdir(target) if (target / name).is_file()}
+    original = getattr(checkpoint_module, crash_in)
+
+    def crash(*args, **kwargs):
+        if crash_in == "_fsync_file":
+            original(*args, **kwargs)  # writes went through; the crash comes while flushing them
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module, crash_in, crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(target, changed(model), step=2, optimizer=torch.optim.AdamW(model.parameters()))
+    monkeypatch.undo()
+    after = {name: (target / name).read_bytes() for name in os.listdir(target) if (target / name).is_file()}
+    assert after == before and sorted(os.listdir(target)) == sorted([*before, "notes"])
+    assert (target / "notes" / "log.txt").read_text() == files["notes/log.txt"]
+    assert load_checkpoint(target)[1]["step"] == 1
+
+
+def test_an_interrupted_commit_loads_the_old_or_the_new_checkpoint_never_a_mix(tmp_path, monkeypatch):
+    """A power cut can stop a save between any two renames; whatever is on disk then must load as one save."""
+    def states(model):
+        return [v.clone() for v in model.state_dict().values()]
+
+    torch.manual_seed(0)
+    old_model = lt.build(tiny_cfg())
+    new_model = changed(lt.build(tiny_cfg()))
+    old, new = states(old_model), states(new_model)
+    renames = 0
+    real_replace = os.replace
+    for stop_at in range(1, 12):
+        target = tmp_path / f"run{stop_at}"
+        folder_with_notes(target)
+        save_checkpoint(target, old_model, step=1, optimizer=torch.optim.AdamW(old_model.parameters()))
+        calls = 0
+
+        def replace(src, dst):
+            nonlocal calls
+            calls += 1
+            if calls == stop_at:
+                raise KeyboardInterrupt("power cut")
+            real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+        try:
+            save_checkpoint(target, new_model, step=2)
+            finished = True
+        except KeyboardInterrupt:
+            finished = False
+        monkeypatch.setattr(os, "replace", real_replace)
+        loaded, info = load_checkpoint(target)
+        got = states(loaded)
+        if info["step"] == 1:
+            assert all(torch.equal(a, b) for a, b in zip(got, old)), stop_at
+        else:
+            assert info["step"] == 2 and all(torch.equal(a, b) for a, b in zip(got, new)), stop_at
+            assert not load_optimizer_state(torch.optim.AdamW(loaded.parameters()), target), stop_at
+        assert (target / "README.md").exists() and (target / "notes" / "log.txt").exists()
+        if finished:
+            renames = calls
+            break
+    assert renames, "the save never finished"
+    # The next save tidies up whatever an interrupted one left behind.
+    for target in tmp_path.iterdir():
+        save_checkpoint(target, old_model, step=3)
+        assert sorted(os.listdir(target)) == ["README.md", "config.json", "model.safetensors", "notes",
+                                              "pretrain.py"], target.name
+        assert load_checkpoint(target)[1]["step"] == 3
+
+
+def test_weights_and_config_of_different_saves_are_refused(tmp_path):
+    model = lt.build(tiny_cfg())
+    save_checkpoint(tmp_path / "a", model, step=1)
+    save_checkpoint(tmp_path / "b", changed(model), step=2)
+    (tmp_path / "a" / "config.json").write_bytes((tmp_path / "b" / "config.json").read_bytes())
+    with pytest.raises(CheckpointMismatch, match="different saves"):
+        load_checkpoint(tmp_path / "a")
+
+
+def test_a_stale_optimizer_state_is_never_paired_with_new_weights(tmp_path):
+    model = lt.build(tiny_cfg())
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(input_ids=torch.randint(VOCAB, (2, 8)), labels=torch.randint(VOCAB, (2, 8))).loss.backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "run", model, step=1, optimizer=optimizer)
+    save_checkpoint(tmp_path / "run", changed(model), step=2)  # no optimizer this time
+    assert not (tmp_path / "run" / "optimizer.safetensors").exists()
+    assert not load_optimizer_state(torch.optim.AdamW(model.parameters()), tmp_path / "run")
+
+
+def test_shipped_checkpoints_written_before_save_ids_still_load():
+    from lmteach.data.corpus import data_dir
+
+    for name in ("gpt2-tiny", "bert-tiny", "electra-tiny"):
+        model, info = load_checkpoint(data_dir() / "checkpoints" / name)
+        assert info["step"] > 0 and sum(p.numel() for p in model.parameters()) > 0

@@ -108,7 +108,7 @@ class TinyLayer(nn.Module):
 
 
 class TinyBody(nn.Module):
-    """Follows lmteach's naming contract: ``embeddings.``, ``layers.{i}.``, everything else is top."""
+    """Follows lmteach's naming contract: ``embeddings.``, ``layers.{i}.``, everything else is the head."""
 
     def __init__(self, num_layers: int, shared: bool = False):
         super().__init__()
@@ -135,11 +135,11 @@ def test_layerwise_lr_groups_values():
     groups = layerwise_lr_groups(model, base_lr=1.0, decay=0.5, weight_decay=0.01)
     by_name = {g["name"]: g for g in groups}
     assert set(by_name) == {
-        "top", "top (no decay)",
+        "head", "head (no decay)",
         "layers.2", "layers.2 (no decay)", "layers.1", "layers.1 (no decay)", "layers.0", "layers.0 (no decay)",
         "embeddings", "embeddings (no decay)",
     }
-    assert by_name["top"]["lr"] == 1.0 and by_name["top"]["depth"] == 0
+    assert by_name["head"]["lr"] == 1.0 and by_name["head"]["depth"] == 0
     assert by_name["layers.2"]["lr"] == 0.5
     assert by_name["layers.0"]["lr"] == 0.125 and by_name["layers.0"]["depth"] == 3
     assert by_name["embeddings"]["lr"] == 0.0625 and by_name["embeddings"]["depth"] == 4
@@ -150,7 +150,7 @@ def test_layerwise_lr_groups_values():
     }
     assert by_name["layers.1"]["weight_decay"] == 0.01 and by_name["layers.1 (no decay)"]["weight_decay"] == 0.0
     assert by_name["embeddings"]["param_names"] == ["body.embeddings.token.weight"]
-    assert set(by_name["top (no decay)"]["param_names"]) == {"body.final_norm.weight", "body.final_norm.bias", "head.bias"}
+    assert set(by_name["head (no decay)"]["param_names"]) == {"body.final_norm.weight", "body.final_norm.bias", "head.bias"}
     # Every parameter exactly once, and torch accepts the groups.
     all_params = [p for g in groups for p in g["params"]]
     assert len(all_params) == len(list(model.parameters()))
@@ -219,3 +219,30 @@ def test_gpt1_task_loss_multiple_choice_shapes():
             grad_per_position = lm_logits.grad[b, c].abs().sum(-1)
             assert (grad_per_position[last_real[b, c]:] == 0).all()
             assert (grad_per_position[: last_real[b, c]] > 0).all()
+
+
+@pytest.mark.parametrize("task,shape", [("classification", (3, 9)), ("similarity", (3, 2, 9)),
+                                        ("multiple_choice", (3, 4, 9))])
+def test_the_gpt1_model_uses_this_loss_with_this_lambda(task, shape, monkeypatch):
+    """One implementation of L3 = L2 + λ·L1: Gpt1ForTask's loss is gpt1_loss_parts with λ = AUXILIARY_LM_WEIGHT."""
+    import lmteach as lt
+    from lmteach.objectives import gpt1 as gpt1_objective
+
+    torch.manual_seed(0)
+    cfg = lt.configs.gpt1("tiny", vocab_size=50, hidden_size=32, num_layers=1, num_heads=2, ffn_size=64)
+    model = lt.build(cfg, head="gpt1_task", task=task).eval()
+    ids = torch.randint(5, 50, shape)
+    mask = torch.ones_like(ids)
+    mask[..., -2:] = 0
+    labels = torch.tensor([1, 0, 1])
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    parts = gpt1_loss_parts(out.logits, labels, out.prediction_logits, ids.view(-1, shape[-1]),
+                            mask.view(-1, shape[-1]))
+    assert out.loss.item() == pytest.approx(parts["loss"].item())
+    assert out.loss.item() == pytest.approx(parts["task_loss"].item() + AUXILIARY_LM_WEIGHT * parts["lm_loss"].item())
+    # λ comes from the objective's constant, and a caller can still choose another.
+    monkeypatch.setattr(gpt1_objective, "AUXILIARY_LM_WEIGHT", 2.0)
+    again = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert again.item() == pytest.approx(parts["task_loss"].item() + 2.0 * parts["lm_loss"].item())
+    alone = model(input_ids=ids, attention_mask=mask, labels=labels, lm_weight=0.0).loss
+    assert alone.item() == pytest.approx(parts["task_loss"].item())

@@ -238,3 +238,103 @@ def test_config_round_trip_and_diff():
     assert changes["norm_placement"] == ("post", "pre") and changes["final_norm"] == (False, True)
     with pytest.raises(ValueError, match="unknown config fields"):
         lt.ModelConfig.from_dict({**cfg.to_dict(), "depth": 3})
+
+
+# ----- meta device and torch.compile (issue 12, defect 7) ---------------------------------------------------------
+
+@pytest.mark.parametrize("family", ["gpt2", "bert", "electra"])
+def test_a_model_on_the_meta_device_runs_a_forward(family):
+    with torch.device("meta"):
+        model = lt.build(tiny(family))
+        ids = torch.randint(0, 101, (2, 12))
+        out = model(input_ids=ids, attention_mask=torch.ones_like(ids))
+    logits = out.logits if out.logits is not None else out.prediction_logits
+    assert logits.is_meta and logits.shape[:2] == (2, 12)
+    # The value checks still guard real tensors.
+    with pytest.raises(ValueError, match=r"token id 101 is out of range for vocab_size 101"):
+        lt.build(tiny(family))(torch.tensor([[1, 2, 101]]))
+
+
+def test_compiling_the_model_needs_no_graph_break():
+    torch.manual_seed(0)
+    model = lt.build(tiny("bert", num_layers=1, hidden_size=32, num_heads=2, ffn_size=64)).eval()
+    ids = torch.randint(0, 101, (2, 8))
+    compiled = torch.compile(model, backend="eager", fullgraph=True)  # fullgraph: a graph break is an error
+    assert torch.allclose(compiled(input_ids=ids).prediction_logits, model(input_ids=ids).prediction_logits)
+
+
+# ----- ELECTRA's projection, one argument order, one initialisation (issue 12, defect 8) --------------------------
+
+def test_no_projection_when_the_embedding_is_as_wide_as_the_body():
+    cfg = C.electra("tiny")
+    assert cfg.token_embedding_size == cfg.hidden_size
+    model = lt.build(cfg)
+    assert model.discriminator.body.embedding_projection is None
+    assert model.generator.body.embedding_projection is not None  # E=128 still projects to the generator's 32
+    assert C.electra("tiny", embedding_size=64).embedding_size == 64  # E < H keeps its projection
+    assert lt.build(C.electra("tiny", embedding_size=64), head="base").embedding_projection is not None
+    # ELECTRA-small (E=128 < H=256) is unchanged, as is ALBERT, whose E->H mapping Hugging Face always builds.
+    assert lt.count_params(C.electra("small")) == 13_483_008
+    assert lt.build(C.albert("tiny", embedding_size=128), head="base").embedding_projection is not None
+
+
+FORWARD_ORDER = ["input_ids", "attention_mask", "token_type_ids", "labels"]
+
+
+@pytest.mark.parametrize("head", ["causal_lm", "masked_lm", "mlm_pair", "discriminator", "classifier", "gpt1_task"])
+def test_every_head_takes_its_arguments_in_one_order(head):
+    import inspect
+
+    cls = lt.models.transformer.HEADS[head]
+    assert list(inspect.signature(cls.forward).parameters)[1:5] == FORWARD_ORDER
+    # Positionally too: (ids, mask, segments, labels) means the same thing to every head.
+    family = {"causal_lm": "gpt2", "gpt1_task": "gpt1"}.get(head, "bert")
+    torch.manual_seed(0)
+    model = lt.build(tiny(family, num_layers=1), head=head).eval()
+    ids = torch.randint(5, 101, (2, 8))
+    mask = torch.ones_like(ids)
+    labels = {"classifier": torch.tensor([0, 1]), "gpt1_task": torch.tensor([0, 1]),
+              "discriminator": torch.randint(0, 2, ids.shape)}.get(head, ids)
+    segments = None if family.startswith("gpt") else torch.zeros_like(ids)
+    assert torch.equal(model(ids, mask, segments, labels).loss,
+                       model(input_ids=ids, attention_mask=mask, token_type_ids=segments, labels=labels).loss)
+
+
+def init_counts(model) -> dict:
+    """How often model.init_weights() draws or sets each parameter (by identity)."""
+    counts = {}
+    originals = {name: getattr(torch.nn.init, name) for name in ("normal_", "ones_", "zeros_")}
+
+    def counting(original):
+        def init(tensor, *args, **kwargs):
+            counts[id(tensor)] = counts.get(id(tensor), 0) + 1
+            return original(tensor, *args, **kwargs)
+        return init
+
+    try:
+        for name, original in originals.items():
+            setattr(torch.nn.init, name, counting(original))
+        model.init_weights()
+    finally:
+        for name, original in originals.items():
+            setattr(torch.nn.init, name, original)
+    return {name: counts.get(id(p), 0) for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("family,head", [("gpt2", "causal_lm"), ("gpt1", "gpt1_task"), ("bert", "mlm_pair"),
+                                         ("albert", "mlm_pair"), ("electra", "electra"), ("bert", "masked_lm"),
+                                         ("electra", "discriminator"), ("albert", "classifier")])
+def test_initialisation_sets_every_parameter_exactly_once(family, head):
+    model = lt.build(tiny(family, num_layers=2), head=head)
+    counts = init_counts(model)
+    assert set(counts.values()) == {1}, {name: n for name, n in counts.items() if n != 1}
+
+
+def test_the_generator_does_not_redraw_the_embeddings_it_shares():
+    cfg = tiny("electra", num_layers=2)
+    torch.manual_seed(0)
+    alone = lt.build(cfg, head="discriminator")
+    torch.manual_seed(0)
+    electra = lt.build(cfg)
+    for (name, a), b in zip(alone.state_dict().items(), electra.discriminator.state_dict().values()):
+        assert torch.equal(a, b), name

@@ -162,6 +162,23 @@ def test_smoothed_is_a_trailing_mean():
     assert history.smoothed(2) == [1.0, 2.0, 4.0, 6.0]
 
 
+def test_the_trainer_knows_nothing_of_plotting():
+    """The loop emits events and keeps a history; plots live above it (lmteach.analysis) and subscribe."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from lmteach.training.trainer import History\n"
+            "history = History([{'event': 'step', 'step': i, 'loss': float(i)} for i in range(5)])\n"
+            "assert history.smoothed(2) == [0.0, 0.5, 1.5, 2.5, 3.5]\n"
+            "assert not hasattr(History, 'plot')\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith(('lmteach.analysis', 'lmteach.widgets', "
+            "'matplotlib')))\n"
+            "assert not loaded, loaded\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_layer_of_names():
     assert layer_of("body.layers.3.attention.query.weight") == 3
     assert layer_of("body.embeddings.token.weight") == "embeddings"

@@ -5,6 +5,9 @@ closed classroom they draw nothing; these always work.
     maps = attention_maps(model, tokenizer, "the cat sat on the mat")
     maps.weights.shape        # [layers, heads, seq, seq]
     svg = attention_links_svg(maps.tokens, maps.weights[2, 0])
+    attention_on_later_tokens(maps.weights)   # 0.0 for a causal (GPT) model: the mask, measured
+    found = extract_attention(classifier, tokenizer, "Is this a comedy?")   # GPT-1: where Extract looks
+    found["weights"].shape    # [layers, heads, seq]
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..i18n import _
+from ..models.transformer import Gpt1ForTask
 from .plots import attention_heatmap, figure_png, grid_shape, new_figure
 
 HEAD_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -41,8 +46,23 @@ class AttentionMaps:
         return tuple(torch.from_numpy(layer)[None] for layer in self.weights)
 
 
-def encode_for_attention(tokenizer, text, text_pair=None):
-    """ids [1, seq] and their token strings, with the model family's special tokens where it has them."""
+def encode_for_attention(tokenizer, text, text_pair=None, model=None):
+    """ids [1, seq], segment ids [1, seq] or None, and the token strings, with the model family's special tokens
+    where it has them: BERT's [CLS] ... [SEP]; for a GPT-1 task model (`Gpt1ForTask`) GPT-1's fine-tuning frame
+    `Start text Extract` or `Start a Delim b Extract` (GPT-1 §3.3), cut as the task transforms cut it."""
+    if isinstance(model, Gpt1ForTask):
+        from ..objectives.gpt1 import classification_inputs, entailment_inputs
+        special = dict(start_id=tokenizer.start_id, extract_id=tokenizer.extract_id, pad_id=tokenizer.pad_id,
+                       max_len=model.cfg.max_positions)
+        if None in special.values():
+            raise ValueError("a GPT-1 task model reads Start ... Extract; this tokenizer has no GPT-1 special "
+                             "tokens (load it with load_default('byte_bpe', gpt1_specials=True))")
+        if text_pair is None:
+            ids = classification_inputs([tokenizer.encode(text)], **special)["input_ids"]
+        else:
+            ids = entailment_inputs([tokenizer.encode(text)], [tokenizer.encode(text_pair)],
+                                    delim_id=tokenizer.delim_id, **special)["input_ids"]
+        return ids, None, [tokenizer.id_to_token(i) for i in ids[0].tolist()]
     if text_pair is not None:
         ids, segments = tokenizer.encode_pair(text, text_pair)
         return torch.tensor([ids]), torch.tensor([segments]), [tokenizer.id_to_token(i) for i in ids]
@@ -56,31 +76,95 @@ def encode_for_attention(tokenizer, text, text_pair=None):
 @torch.no_grad()
 def attention_maps(model, tokenizer, text: str, text_pair: str | None = None) -> AttentionMaps:
     """Run `text` through the model and return every layer's and head's attention weights."""
-    input_ids, segments, tokens = encode_for_attention(tokenizer, text, text_pair)
+    input_ids, segments, tokens = encode_for_attention(tokenizer, text, text_pair, model)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     kwargs = {"output_attentions": True}
-    if segments is not None:
+    cfg = getattr(model, "cfg", None)
+    # Segment ids only for models with segment embeddings (BERT); GPT marks the parts with its special tokens.
+    if segments is not None and getattr(cfg, "segment_vocab_size", 1):
         kwargs["token_type_ids"] = segments.to(device)
     try:
         out = model(input_ids.to(device), **kwargs)
     finally:
         model.train(was_training)
     weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
-    cfg = getattr(model, "cfg", None)
     return AttentionMaps(tokens=tokens, weights=weights, causal=bool(getattr(cfg, "causal", False)))
 
 
-def heads_png(weights: np.ndarray, tokens: list[str], title: str = "", heads=None) -> bytes:
-    """Heatmaps of several heads of one layer, weights [heads, seq, seq]."""
+def attention_on_later_tokens(weights: np.ndarray) -> float:
+    """The share of attention that goes to later tokens (above the diagonal), averaged over the query rows of
+    weights [..., seq, seq]. A causal mask makes it exactly 0 (GPT-1 §3.1); a bidirectional model spends part of
+    its attention on the right (BERT §3)."""
+    weights = np.asarray(weights)
+    return float(np.triu(weights, k=1).sum(-1).mean())
+
+
+@torch.no_grad()
+def extract_attention(model, tokenizer, text: str, text_pair: str | None = None) -> dict:
+    """Where a GPT-1 task model's Extract token, the query the classifier reads (GPT-1 §3.3), attends.
+
+    The input is framed as the task transforms frame it: `Start text Extract`, or with `text_pair`
+    `Start text Delim text_pair Extract` (entailment; one order of a similarity pair; one answer of a multiple
+    choice). Extract is the last token, so the causal mask lets it see every token.
+    Returns {"tokens": [seq], "weights": [layers, heads, seq] (the Extract row of every layer's and head's
+    attention; each sums to 1 over the tokens), "extract_position": seq - 1, "probabilities": the classifier's
+    softmax over the labels (classification and entailment models; else None)}."""
+    if not isinstance(model, Gpt1ForTask):
+        raise ValueError(f"extract_attention needs a GPT-1 task model (Gpt1ForTask, e.g. from "
+                         f"analysis.finetuning.finetune(...).model), got {type(model).__name__}")
+    maps = attention_maps(model, tokenizer, text, text_pair)
+    probabilities = None
+    if model.task in ("classification", "entailment"):
+        input_ids = encode_for_attention(tokenizer, text, text_pair, model)[0]
+        was_training = model.training
+        model.eval()
+        try:
+            logits = model(input_ids.to(next(model.parameters()).device)).logits
+        finally:
+            model.train(was_training)
+        probabilities = logits[0].float().softmax(-1).cpu().tolist()
+    position = len(maps.tokens) - 1
+    return {"tokens": maps.tokens, "weights": maps.weights[:, :, position, :], "extract_position": position,
+            "probabilities": probabilities}
+
+
+def extract_attention_png(found: dict, head=-1, title: str = "") -> bytes:
+    """Heat rows of `extract_attention`'s weights: one row per layer and head (head=-1), per layer for one head
+    (head=h) or per layer averaged over heads (head="mean"); one column per input token."""
+    weights = found["weights"]                                  # [layers, heads, seq]
+    layers, heads, n = weights.shape
+    if head == -1:
+        rows = weights.reshape(layers * heads, n)
+        labels = [_("layer {layer} head {head}").format(layer=l, head=h) for l in range(layers) for h in range(heads)]
+    elif head == "mean":
+        rows = weights.mean(1)
+        labels = [_("layer {layer}, mean").format(layer=l) for l in range(layers)]
+    else:
+        rows = weights[:, head]
+        labels = [_("layer {layer} head {head}").format(layer=l, head=head) for l in range(layers)]
+    figure, ax = new_figure(2.6 + 0.32 * n, 1.3 + 0.24 * len(rows))
+    ax.imshow(rows, cmap="viridis", vmin=0.0, vmax=float(max(1e-9, rows.max())), aspect="auto")
+    ax.set_xticks(range(n), found["tokens"], rotation=90, fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    if head == -1:
+        for boundary in range(heads, layers * heads, heads):    # a line between layers
+            ax.axhline(boundary - 0.5, color="white", linewidth=1.5)
+    ax.set_xlabel(_("token the Extract query attends to"))
+    ax.set_title(title or _("where Extract looks (each row sums to 1)"), fontsize=10)
+    return figure_png(figure)
+
+
+def heads_png(weights: np.ndarray, tokens: list[str], title: str = "", heads=None, max_cols: int = 4) -> bytes:
+    """Heatmaps of several heads of one layer, weights [heads, seq, seq], at most max_cols side by side."""
     heads = list(range(weights.shape[0])) if heads is None else list(heads)
-    rows, cols = grid_shape(len(heads))
+    rows, cols = grid_shape(len(heads), max_cols)
     size = 2.6 + 0.12 * len(tokens)
     figure, axes = new_figure(size * cols, size * rows, ncols=cols, nrows=rows)
     axes = np.atleast_1d(axes).ravel()
     for ax, head in zip(axes, heads):
-        attention_heatmap(ax, weights[head], tokens, title=f"head {head}")
+        attention_heatmap(ax, weights[head], tokens, title=_("head {head}").format(head=head))
     for ax in axes[len(heads):]:
         ax.set_visible(False)
     if title:

@@ -23,52 +23,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from ..configs import ModelConfig
 from ..objectives import replaced_token_detection
 from ..training.batches import step_generator
-
-# Parameters that are looked up, not multiplied: a lookup costs (almost) nothing per token.
-_LOOKUP_TABLES = ("embeddings.position.", "embeddings.segment.")
-
-
-def matmul_params(network: nn.Module) -> int:
-    """Parameters that take part in a matrix multiply for every token (shared ones counted once).
-
-    Position and segment tables are only looked up, so they are left out. The token table is left out too,
-    unless an output decoder is tied to it (then it is a [E, V] matrix multiply at every position)."""
-    decoder = getattr(getattr(network, "lm_head", None), "decoder", None)
-    tied_token_table = decoder.weight if decoder is not None else None
-    total = 0
-    for name, parameter in network.named_parameters():  # tied/shared tensors appear once
-        if any(part in name for part in _LOOKUP_TABLES):
-            continue
-        if name.endswith("embeddings.token.weight") and parameter is not tied_token_table:
-            continue
-        total += parameter.numel()
-    if tied_token_table is not None and not any(p is tied_token_table for p in network.parameters()):
-        total += tied_token_table.numel()
-    return total
-
-
-def network_flops_per_token(network: nn.Module, seq: int) -> float:
-    """Forward + backward FLOPs per token of one network: 6·N (Kaplan et al. 2020, §2.1: 2·N forward, twice
-    that backward) plus attention's scores and weighted sum, 6·2·L·seq·H (N counts weights, not these)."""
-    cfg = network.cfg
-    attention = 2 * cfg.num_layers * seq * cfg.hidden_size
-    return 6.0 * (matmul_params(network) + attention)
-
-
-def _networks(cfg: ModelConfig, objective: str) -> dict[str, nn.Module]:
-    """The networks one training step runs, built on the meta device (no memory, no time)."""
-    from ..models import build
-
-    with torch.device("meta"):
-        if objective == "rtd":
-            model = build(cfg, head="electra")
-            return {"generator": model.generator, "discriminator": model.discriminator}
-        return {"masked LM": build(cfg, head="masked_lm")}
+from . import compute
 
 
 def _objective(cfg: ModelConfig, objective: str | None) -> str:
@@ -82,15 +41,18 @@ def _objective(cfg: ModelConfig, objective: str | None) -> str:
 
 
 def flops_per_step(cfg: ModelConfig, batch: int, seq: int, objective: str | None = None) -> dict[str, float]:
-    """Training FLOPs of one step, per network: {"generator": ..., "discriminator": ...} for ELECTRA ("rtd"),
-    {"masked LM": ...} for a BERT-style masked LM of the same config ("mlm")."""
-    objective = _objective(cfg, objective)
-    return {name: network_flops_per_token(net, seq) * batch * seq for name, net in _networks(cfg, objective).items()}
+    """Training FLOPs of one step, per network, from the one counter (`lmteach.analysis.compute`):
+    {"generator": ..., "discriminator": ...} for ELECTRA ("rtd"), {"masked LM": ...} for a BERT-style masked LM
+    of the same config ("mlm")."""
+    if _objective(cfg, objective) == "rtd":
+        return compute.flops_by_network(cfg, batch, seq, "electra")
+    return {"masked LM": compute.training_flops(cfg, 1, batch, seq, "masked_lm")}
 
 
 def training_flops(cfg: ModelConfig, steps: int, batch: int, seq: int, objective: str | None = None) -> float:
-    """Total training compute ≈ 6 · params · tokens for every network trained (ELECTRA: generator included).
-    objective: "rtd" (default for an ELECTRA config) or "mlm" (the same body trained as a masked LM)."""
+    """Total training compute of every network trained (ELECTRA: generator included), by
+    `lmteach.analysis.compute`. objective: "rtd" (default for an ELECTRA config) or "mlm" (the same body
+    trained as a masked LM)."""
     return steps * sum(flops_per_step(cfg, batch, seq, objective).values())
 
 

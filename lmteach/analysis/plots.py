@@ -9,17 +9,69 @@ from __future__ import annotations
 
 import io
 import math
+from functools import lru_cache
+from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from ..training.smoothing import moving_average
 
 # One palette for the whole course, so a colour means the same thing in every lesson.
 COLORS = {"train": "#1f77b4", "val": "#d62728", "lr": "#2ca02c", "pre": "#9467bd", "post": "#ff7f0e",
           "bert": "#1f77b4", "gpt": "#ff7f0e", "albert": "#2ca02c", "electra": "#d62728"}
 
 
+# Hangul in plots (Korean axis labels, Korean tokens) needs a CJK font; Debian's fonts-noto-cjk has these.
+CJK_FONTS = ("Noto Sans CJK KR", "Noto Sans CJK JP")
+_font_setup: str | None = None     # the CJK font the rcParams were last set for (None: matplotlib's own)
+_saved_fonts: tuple | None = None  # matplotlib's own font.family and font.sans-serif
+
+
+@lru_cache(maxsize=None)
+def cjk_font() -> str | None:
+    """The name of an installed CJK font matplotlib can use, or None. Fonts installed after matplotlib built
+    its font cache are found and added too."""
+    from matplotlib import font_manager
+
+    def known():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    if known() is None:
+        for path in font_manager.findSystemFonts():
+            if "notosanscjk" in Path(path).name.lower().replace("-", ""):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    pass
+    return known()
+
+
+def use_language_font() -> None:
+    """Korean (see `lmteach.i18n`): draw text with the CJK font, which has Latin letters and digits too, so
+    Korean axis labels and numbers both read. English, or no CJK font installed: matplotlib's own settings."""
+    global _font_setup, _saved_fonts
+    from matplotlib import rcParams
+
+    from ..i18n import current_language
+    font = cjk_font() if current_language() == "ko" else None
+    if _font_setup == font:
+        return
+    if _saved_fonts is None:
+        _saved_fonts = (list(rcParams["font.family"]), list(rcParams["font.sans-serif"]))
+    family, sans_serif = _saved_fonts
+    if font is None:
+        rcParams["font.family"], rcParams["font.sans-serif"] = family, sans_serif
+    else:
+        rcParams["font.family"] = ["sans-serif"]
+        rcParams["font.sans-serif"] = [font, *(name for name in sans_serif if name != font)]
+    _font_setup = font
+
+
 def new_figure(width=6.0, height=3.2, ncols=1, nrows=1, layout="constrained"):
     """A figure and its axes (a single Axes when there is one). layout=None skips the automatic layout,
     which halves drawing time for plots redrawn live."""
+    use_language_font()
     figure = Figure(figsize=(width, height), dpi=90, layout=layout)
     axes = figure.subplots(nrows, ncols)
     return figure, axes
@@ -32,23 +84,12 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def smooth(values, window=20):
-    """Trailing moving average, same length as the input (a noisy mini-batch loss made readable)."""
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
-
-
 def plot_losses(ax, steps, losses, val_steps=(), val_losses=(), label="", color=None, window=20):
     """Training loss (raw, faint; smoothed, solid) and validation loss (dots) on one axis."""
     color = color or COLORS["train"]
     if steps:
         ax.plot(steps, losses, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(steps, smooth(list(losses), window), color=color, label=f"{label} train".strip())
+        ax.plot(steps, moving_average(list(losses), window), color=color, label=f"{label} train".strip())
     if val_steps:
         ax.plot(val_steps, val_losses, "o--", color=COLORS["val"] if not label else color, markersize=3,
                 label=f"{label} validation".strip())

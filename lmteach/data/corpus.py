@@ -14,6 +14,7 @@ environment variable LMTEACH_DATA to use a data folder somewhere else.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -34,10 +35,22 @@ PLAY_SPLIT = {
 
 
 def data_dir() -> Path:
-    """The folder holding shakespeare/ and tasks/ (env LMTEACH_DATA overrides)."""
+    """The data folder: shakespeare/, tasks/, tokenizers/, checkpoints/ (see data/README.md). The one place
+    that knows where it is, for every loader.
+
+    Set the environment variable LMTEACH_DATA to use another folder. Otherwise it is the package data
+    `lmteach._data`: the top-level data/ folder, which pyproject.toml maps into the package, so an installed
+    wheel carries it inside lmteach/_data/ and an editable install finds data/ itself. A plain source checkout
+    that was never installed (or installed before that mapping) reads data/ beside the lmteach/ folder."""
     override = os.environ.get("LMTEACH_DATA")
     if override:
         return Path(override).expanduser()
+    try:
+        shipped = importlib.util.find_spec("lmteach._data")
+    except ModuleNotFoundError:
+        shipped = None
+    if shipped is not None and shipped.submodule_search_locations:
+        return Path(next(iter(shipped.submodule_search_locations)))
     return Path(__file__).resolve().parents[2] / "data"
 
 
@@ -245,3 +258,21 @@ def _load_plain_text(path: Path) -> Corpus:
         raise ValueError(f"{where}: no text found; expected UTF-8 text with paragraphs "
                          "separated by blank lines")
     return Corpus(documents, names, speeches=None, name=path.stem)
+
+
+# --- Korean text (the Korean track) ------------------------------------------------------------------------------
+__all__ += ["load_korean"]
+
+
+def load_korean() -> Corpus:
+    """The shipped Korean text, data/korean/ (see data/README.md): the Constitution of the Republic of Korea and ten
+    bills of the National Assembly, official texts that Article 7 of the Korean Copyright Act leaves unprotected.
+    Each file is a document and each paragraph (an article of the Constitution, a paragraph of a bill) a segment;
+    `corpus.sentences(segment)` splits at the full stops Korean sentences end with ("...이다.")."""
+    folder = data_dir() / "korean"
+    if not any(folder.glob("*.txt")):
+        raise FileNotFoundError(f"no Korean text in {folder}. Rebuild it with `python scripts/build_korean_corpus.py`, "
+                                "or set LMTEACH_DATA to the folder holding korean/.")
+    corpus = _load_plain_text(folder)
+    corpus.name = "korean"
+    return corpus

@@ -18,7 +18,6 @@ by merge, see :mod:`lmteach.data.bpe`.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Iterable, Sequence
 
 from tokenizers import AddedToken, decoders, models, normalizers, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
+
+from .corpus import data_dir
 
 KINDS = ("char", "byte_bpe", "wordpiece")
 FILE_FORMAT = "lmteach-tokenizer"
@@ -36,12 +37,6 @@ END_OF_TEXT = "<|endoftext|>"  # GPT-2's only special token
 GPT1_SPECIALS = ("<start>", "<delim>", "<extract>")  # GPT-1's fine-tuning markers
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CHAR_SPECIALS = ("[PAD]", "[UNK]", "[MASK]")
-
-
-def data_dir() -> Path:
-    """The project's data folder; set the environment variable LMTEACH_DATA to use another."""
-    override = os.environ.get("LMTEACH_DATA")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "data"
 
 
 def tokenizer_dir() -> Path:

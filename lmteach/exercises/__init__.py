@@ -3,6 +3,9 @@
     lt.exercises.show("02.1")                 # the question
     lt.exercises.check("02.1", 0.12)          # ✔ or a hint
 
+Questions, hints and explanations are written in English; `show` and `check` print them in the lesson's
+language when the message catalogue translates them (see `lmteach.i18n`).
+
 Each lesson's exercises live in their own module here (`gpt1.py`, `bert.py`, ...) and register themselves
 with `exercise(...)`. An answer is checked by a function, so answers can be numbers with a tolerance, a set of
 choices, or a property of a model the student built.
@@ -13,6 +16,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from ..i18n import _
 
 _REGISTRY: dict[str, "Exercise"] = {}
 _LESSON_MODULES = ("start", "gpt1", "bert", "bert_vs_gpt1", "gpt2", "albert", "electra", "attention")
@@ -63,9 +68,11 @@ def get(id: str) -> Exercise:
 
 
 def show(id: str) -> str:
+    """Print the question (in the lesson's language where the catalogue translates it) and return it."""
     ex = get(id)
-    print(f"Exercise {ex.id}: {ex.question}")
-    return ex.question
+    question = _(ex.question)
+    print(_("Exercise {id}: {question}").format(id=ex.id, question=question))
+    return question
 
 
 def check(id: str, answer) -> bool:
@@ -76,9 +83,9 @@ def check(id: str, answer) -> bool:
     except (TypeError, ValueError):
         right = False
     if right:
-        print(f"✔ Exercise {id}: correct. {ex.explanation}".rstrip())
+        print(_("✔ Exercise {id}: correct. {explanation}").format(id=id, explanation=_(ex.explanation)).rstrip())
     else:
-        print(f"✘ Exercise {id}: not yet. {ex.hint}".rstrip())
+        print(_("✘ Exercise {id}: not yet. {hint}").format(id=id, hint=_(ex.hint)).rstrip())
     return right
 
 

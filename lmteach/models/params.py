@@ -1,7 +1,9 @@
-"""Parameter accounting without allocating any weights (PyTorch's meta device).
+"""Parameter accounting without allocating any weights (PyTorch's meta device), and the one rule for which
+layer a parameter belongs to.
 
     >>> lt.count_params(lt.configs.bert("base"))          # 109,482,240, as Hugging Face's BertModel
     >>> lt.param_breakdown(lt.configs.albert("base"))      # {'embeddings': ..., 'attention': ..., ...}
+    >>> depth_of("body.layers.3.attention.query.weight")   # 3
 """
 
 from __future__ import annotations
@@ -10,31 +12,46 @@ import torch
 from torch import nn
 
 from ..configs import ModelConfig
-from .transformer import build
 
 PARTS = ("embeddings", "attention", "feed_forward", "norms", "pooler", "heads")
 
 
+def depth_of(name: str) -> int | str:
+    """Which depth of the network a parameter belongs to, from its name: the block index i for
+    "...layers.{i}...", "embeddings" for the embedding tables, their LayerNorm and ALBERT's E->H projection
+    (part of the factorized embedding, ALBERT §3.1), else "head" (final norm, pooler, output heads).
+
+    The one rule behind every per-layer view: gradient norms per layer, layer-wise learning rates, the
+    parameter breakdown, how far fine-tuning moved each layer."""
+    words = name.split(".")
+    for word, index in zip(words, words[1:]):
+        if word == "layers" and index.isdigit():
+            return int(index)
+    if "embeddings" in words or "embedding_projection" in words:
+        return "embeddings"
+    return "head"
+
+
+def part_of(name: str) -> str:
+    """What kind of parameter this is, for `param_breakdown`: embeddings, attention, feed_forward, norms (the
+    body's LayerNorms), pooler or heads. Which depth it belongs to is `depth_of`'s call."""
+    depth, words = depth_of(name), name.split(".")
+    module = words[-2] if len(words) > 1 else ""
+    if module.endswith("norm") and (depth != "head" or module == "final_norm"):
+        return "norms"
+    if depth == "embeddings":
+        return "embeddings"
+    if depth != "head":
+        return "attention" if "attention" in words else "feed_forward"
+    return "pooler" if "pooler" in words else "heads"
+
+
 def _meta_model(cfg: ModelConfig, heads: bool) -> nn.Module:
+    from .transformer import build  # imported here: transformer.py needs objectives that need depth_of
+
     with torch.device("meta"):
         # heads=False counts what Hugging Face's base class counts; for ELECTRA that is the discriminator's body.
         return build(cfg, head="pretraining" if heads else "base")
-
-
-def _part_of(name: str) -> str:
-    """Which part of the model a parameter belongs to, from its name."""
-    if "norm" in name and (".layers." in f".{name}" or name.startswith(("body.final_norm", "final_norm"))
-                           or "embeddings.norm" in name):
-        return "norms"
-    if "embeddings." in name or "embedding_projection" in name:
-        return "embeddings"
-    if ".attention." in f".{name}":
-        return "attention"
-    if ".feed_forward." in f".{name}":
-        return "feed_forward"
-    if "pooler" in name:
-        return "pooler"
-    return "heads"
 
 
 def param_breakdown(cfg_or_model: ModelConfig | nn.Module, heads: bool = False) -> dict[str, int]:
@@ -43,7 +60,7 @@ def param_breakdown(cfg_or_model: ModelConfig | nn.Module, heads: bool = False) 
     model = _meta_model(cfg_or_model, heads) if isinstance(cfg_or_model, ModelConfig) else cfg_or_model
     counts = dict.fromkeys(PARTS, 0)
     for name, parameter in model.named_parameters():  # named_parameters() yields a shared tensor once
-        counts[_part_of(name)] += parameter.numel()
+        counts[part_of(name)] += parameter.numel()
     return counts
 
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..configs import ModelConfig
+from ..objectives.gpt1 import gpt1_loss_parts
 
 
 @dataclass
@@ -189,7 +190,9 @@ def attention_bias(attention_mask, seq_len, causal, dtype, device):
 
 
 def check_input_ids(cfg: ModelConfig, input_ids, attention_mask=None):
-    """Clear errors for the usual mistakes, before they become an index error deep inside PyTorch."""
+    """Clear errors for the usual mistakes, before they become an index error deep inside PyTorch.
+    The id range is checked only where the ids have values to read: not on the meta device (shapes only), and
+    not while torch.compile traces the model (a branch on tensor values would break its graph)."""
     if not isinstance(input_ids, torch.Tensor) or input_ids.dtype not in (torch.int64, torch.int32, torch.int16,
                                                                           torch.uint8):
         raise TypeError(f"input_ids must be an integer tensor [batch, seq], got {type(input_ids).__name__}"
@@ -200,7 +203,7 @@ def check_input_ids(cfg: ModelConfig, input_ids, attention_mask=None):
         raise ValueError(f"sequence length {input_ids.shape[1]} is longer than the model's {cfg.max_positions} "
                          f"positions; truncate the input or use a config with max_positions >= "
                          f"{input_ids.shape[1]}")
-    if input_ids.numel():
+    if input_ids.numel() and not (input_ids.is_meta or torch.compiler.is_compiling()):
         low, high = torch.aminmax(input_ids)
         if low < 0 or high >= cfg.vocab_size:
             bad = int(low) if low < 0 else int(high)
@@ -219,7 +222,9 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embeddings = embeddings or Embeddings(cfg)
+        self.borrowed_embeddings = embeddings is not None  # another network's, which initialises them
         # ALBERT §3.1: embeddings of size E << H are projected up, so V*E + E*H parameters replace V*H.
+        # (E == H needs no projection; only ALBERT keeps one then, as Hugging Face's ALBERT always has it.)
         self.embedding_projection = (nn.Linear(cfg.embedding_size, cfg.hidden_size)
                                      if cfg.embedding_size is not None else None)
         self.layers = build_layers(cfg)
@@ -290,24 +295,40 @@ def masked_lm_outputs(head, hidden, labels, training) -> tuple:
     return None, picked_logits, F.cross_entropy(picked_logits.float(), labels[picked])
 
 
+def init_parameters(model: nn.Module, cfg: ModelConfig, skip=()):
+    """The papers' initialisation, setting each parameter once (a tied or shared one too): weight matrices and
+    embedding tables N(0, 0.02) (GPT-1 §4.1, BERT's initializer_range: cfg.init_std), biases 0, LayerNorms the
+    identity. GPT-2 §2.3 starts the residual projections at init_std / sqrt(2 * layers): two residual adds per
+    layer. skip: parameters another network owns and initialises."""
+    residual = set()
+    if cfg.scale_residual_init:
+        residual = {id(projection) for block in model.modules() if isinstance(block, Block)
+                    for projection in (block.attention.output, block.feed_forward.down)}
+    done = {id(p) for p in skip}
+    for module in model.modules():  # a module shared across layers (ALBERT) is listed once
+        if not isinstance(module, (nn.Linear, nn.Embedding, nn.LayerNorm)):
+            continue
+        if id(module.weight) not in done:
+            done.add(id(module.weight))
+            if isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+            else:
+                std = cfg.init_std / math.sqrt(2 * cfg.num_layers) if id(module) in residual else cfg.init_std
+                nn.init.normal_(module.weight, 0.0, std)
+        bias = getattr(module, "bias", None)
+        if bias is not None and id(bias) not in done:
+            done.add(id(bias))
+            nn.init.zeros_(bias)
+
+
 class PretrainedModel(nn.Module):
     """Common plumbing: the config, weight init, tying the output decoder to the input embeddings."""
 
     def init_weights(self):
-        std = self.cfg.init_std
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, 0.0, std)  # N(0, 0.02): GPT-1 §4.1, BERT's initializer_range
-                if getattr(module, "bias", None) is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        if self.cfg.scale_residual_init:
-            # GPT-2 §2.3: residual projections start at std / sqrt(2 * layers): two residual adds per layer.
-            for block in self.body.layers:
-                for projection in (block.attention.output, block.feed_forward.down):
-                    nn.init.normal_(projection.weight, 0.0, std / math.sqrt(2 * self.cfg.num_layers))
+        """Initialise every parameter (see `init_parameters`), then tie the decoder to the embeddings. Embeddings
+        borrowed from another network (ELECTRA's generator reads its discriminator's, §3.2) are left to it."""
+        borrowed = self.body.embeddings.parameters() if self.body.borrowed_embeddings else ()
+        init_parameters(self, self.cfg, skip=borrowed)
         self.tie_weights()
 
     def tie_weights(self):
@@ -327,7 +348,7 @@ class CausalLM(PretrainedModel):
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, labels=None, token_type_ids=None,
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None,
                 output_attentions=False, output_hidden_states=False) -> ModelOutput:
         out = self.body(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
         out.logits = self.lm_head(out.last_hidden_state)
@@ -422,7 +443,10 @@ class Electra(nn.Module):
         # Hugging Face's ElectraGeneratorPredictions uses erf GELU whatever the config says.
         self.generator = MaskedLM(cfg.generator_config(), embeddings=self.discriminator.body.embeddings,
                                   head_activation="gelu")
-        self.generator.tie_weights()
+
+    def init_weights(self):
+        self.discriminator.init_weights()
+        self.generator.init_weights()  # its own weights; the shared embeddings are the discriminator's
 
     def forward(self, *args, **kwargs) -> ModelOutput:
         return self.discriminator(*args, **kwargs)
@@ -471,12 +495,15 @@ class Gpt1ForTask(PretrainedModel):
         self.classifier = nn.Linear(cfg.hidden_size, 1 if task == "multiple_choice" else cfg.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, labels=None, extract_positions=None, lm_weight=0.5,
-                output_attentions=False, output_hidden_states=False) -> ModelOutput:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, extract_positions=None,
+                lm_weight=None, output_attentions=False, output_hidden_states=False) -> ModelOutput:
+        """lm_weight: λ of the auxiliary LM loss, by default lmteach.objectives.gpt1.AUXILIARY_LM_WEIGHT (0.5).
+        token_type_ids must stay None: GPT-1 marks its segments with the Delim token instead."""
         batch, seq = input_ids.shape[0], input_ids.shape[-1]
         flat_ids = input_ids.reshape(-1, seq)
         flat_mask = attention_mask.reshape(-1, seq) if attention_mask is not None else None
-        out = self.body(flat_ids, flat_mask, None, output_attentions, output_hidden_states)
+        flat_types = token_type_ids.reshape(-1, seq) if token_type_ids is not None else None
+        out = self.body(flat_ids, flat_mask, flat_types, output_attentions, output_hidden_states)
         if extract_positions is None:  # the transforms put Extract last: the last real (non-padding) token
             extract_positions = (flat_mask.sum(-1) - 1 if flat_mask is not None
                                  else torch.full((flat_ids.shape[0],), seq - 1, device=flat_ids.device))
@@ -488,13 +515,10 @@ class Gpt1ForTask(PretrainedModel):
             out.logits = self.classifier(extract).view(batch, -1)
         else:
             out.logits = self.classifier(extract)
-        lm_logits = self.lm_head(out.last_hidden_state)
-        if labels is not None:
-            task_loss = F.cross_entropy(out.logits.float(), labels.view(-1))
-            lm_labels = flat_ids.masked_fill(flat_mask == 0, -100) if flat_mask is not None else flat_ids
-            # §3.2: L3 = L2 + λ·L1, the LM objective kept as an auxiliary loss (λ = 0.5).
-            out.loss = task_loss + lm_weight * lm_loss(lm_logits, lm_labels, shift=True)
-        out.prediction_logits = lm_logits
+        out.prediction_logits = self.lm_head(out.last_hidden_state)  # [b*n, s, V]
+        if labels is not None:  # §3.2: L3 = L2 + λ·L1, the LM objective kept as an auxiliary loss
+            out.loss = gpt1_loss_parts(out.logits, labels, out.prediction_logits, flat_ids, flat_mask,
+                                       lm_weight)["loss"]
         return out
 
 
@@ -521,9 +545,5 @@ def build(cfg: ModelConfig, head: str = "pretraining", **options) -> nn.Module:
         raise ValueError(f"unknown head {head!r}; choose 'pretraining' or one of {list(HEADS)}")
     model = HEADS[head](cfg, **options)
     if head == "base":  # a bare body still gets the papers' initialisation
-        for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, 0.0, cfg.init_std)
-                if getattr(module, "bias", None) is not None:
-                    nn.init.zeros_(module.bias)
+        init_parameters(model, cfg)
     return model

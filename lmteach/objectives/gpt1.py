@@ -22,12 +22,13 @@ Delim/Extract survives. The Start, Delim and Extract tokens are never cut.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..models.params import depth_of
 
 AUXILIARY_LM_WEIGHT = 0.5
 """λ of GPT-1 §3.2: L3 = L2(task) + λ · L1(language model)."""
@@ -215,19 +216,6 @@ def extract_positions(input_ids: torch.Tensor, extract_id: int) -> torch.Tensor:
 # Layer-wise learning rates
 # --------------------------------------------------------------------------
 
-_LAYER_PATTERN = re.compile(r"(?:^|\.)layers\.(\d+)\.")
-
-
-def _depth_of(name: str) -> str | int:
-    """``"embeddings"``, a layer index, or ``"top"`` (lmteach's parameter naming contract)."""
-    if "embeddings." in name:
-        return "embeddings"
-    match = _LAYER_PATTERN.search(name)
-    if match:
-        return int(match.group(1))
-    return "top"
-
-
 def layerwise_lr_groups(
     model: nn.Module,
     base_lr: float,
@@ -237,8 +225,10 @@ def layerwise_lr_groups(
 ) -> list[dict]:
     """Optimizer parameter groups with a learning rate that shrinks towards the input.
 
-    top (heads, final norm): ``base_lr``; layer i (0 = bottom): ``base_lr * decay ** (num_layers - i)``;
-    embeddings: ``base_lr * decay ** (num_layers + 1)``.
+    head (output heads, pooler, final norm): ``base_lr``; layer i (0 = bottom):
+    ``base_lr * decay ** (num_layers - i)``; embeddings (with ALBERT's E->H projection):
+    ``base_lr * decay ** (num_layers + 1)``. Which depth a parameter has is
+    :func:`lmteach.models.params.depth_of`, the rule every per-layer view uses.
 
     Why: the lower layers hold general features learned in pretraining; moving
     them less keeps that knowledge (ULMFiT's "discriminative fine-tuning",
@@ -253,7 +243,7 @@ def layerwise_lr_groups(
 
     Each group has ``params``, ``lr``, ``weight_decay`` and, for display,
     ``name`` (e.g. ``"layers.3"``), ``depth`` (steps of decay from the top:
-    top 0, layer i ``num_layers - i``, embeddings ``num_layers + 1``) and
+    head 0, layer i ``num_layers - i``, embeddings ``num_layers + 1``) and
     ``param_names``. Groups are ordered from the top down.
     """
     if base_lr <= 0:
@@ -261,7 +251,7 @@ def layerwise_lr_groups(
     if not 0 < decay <= 1:
         raise ValueError(f"decay must be in (0, 1], got {decay}")
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    depths = {name: _depth_of(name) for name, _ in named}
+    depths = {name: depth_of(name) for name, _ in named}
     layer_indices = [d for d in depths.values() if isinstance(d, int)]
     if num_layers is None:
         num_layers = max(layer_indices) + 1 if layer_indices else 0
@@ -269,7 +259,7 @@ def layerwise_lr_groups(
         raise ValueError(f"found parameters of layer {max(layer_indices)} but num_layers={num_layers}")
 
     def depth_number(depth: str | int) -> int:
-        if depth == "top":
+        if depth == "head":
             return 0
         if depth == "embeddings":
             return num_layers + 1
@@ -307,7 +297,7 @@ def causal_lm_loss(lm_logits: torch.Tensor, input_ids: torch.Tensor, attention_m
     lm_logits ``[..., seq, vocab]``, input_ids and attention_mask ``[..., seq]``.
     """
     vocab = lm_logits.shape[-1]
-    predictions = lm_logits[..., :-1, :].reshape(-1, vocab)
+    predictions = lm_logits[..., :-1, :].reshape(-1, vocab).float()
     targets = input_ids[..., 1:].reshape(-1).long()
     if attention_mask is not None:
         keep = attention_mask[..., 1:].reshape(-1).bool()
@@ -321,16 +311,19 @@ def gpt1_loss_parts(
     lm_logits: torch.Tensor | None,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
-    lm_weight: float = AUXILIARY_LM_WEIGHT,
+    lm_weight: float | None = None,
 ) -> dict[str, torch.Tensor]:
-    """``{"loss", "task_loss", "lm_loss"}`` where loss = task CE + lm_weight · causal-LM loss.
+    """``{"loss", "task_loss", "lm_loss"}`` where loss = task CE + λ · causal-LM loss (§3.2, Eq. 5).
 
     task_logits ``[batch, n_classes]`` (for multiple choice: ``[batch, n_choices]``),
     labels ``[batch]`` (-100 ignored), lm_logits ``[..., seq, vocab]`` matching
     input_ids ``[..., seq]`` (e.g. ``[batch, 2, seq]`` for similarity).
-    With ``lm_logits=None`` only the task loss is used.
+    λ is ``lm_weight``, by default :data:`AUXILIARY_LM_WEIGHT` (0.5, as in the paper).
+    With ``lm_logits=None`` or λ = 0 only the task loss is used.
+    This is the loss `lmteach.models.Gpt1ForTask` computes when given labels.
     """
-    task_loss = F.cross_entropy(task_logits, labels.long(), ignore_index=-100)
+    lm_weight = AUXILIARY_LM_WEIGHT if lm_weight is None else lm_weight
+    task_loss = F.cross_entropy(task_logits.float(), labels.reshape(-1).long(), ignore_index=-100)
     if lm_logits is None or lm_weight == 0:
         lm_loss = task_loss.new_zeros(())
     else:
@@ -344,7 +337,7 @@ def gpt1_task_loss(
     lm_logits: torch.Tensor | None,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
-    lm_weight: float = AUXILIARY_LM_WEIGHT,
+    lm_weight: float | None = None,
 ) -> torch.Tensor:
     """GPT-1's fine-tuning objective L3 = L2 + λ·L1 (§3.2, Eq. 5) as one scalar; see :func:`gpt1_loss_parts`."""
     return gpt1_loss_parts(task_logits, labels, lm_logits, input_ids, attention_mask, lm_weight)["loss"]

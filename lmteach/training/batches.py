@@ -5,7 +5,8 @@ across processes (each keeps its rows of the same global batch) and still see ex
 
     causal_lm_batches(ids, seq_len=64, batch_size=12)        GPT-1 / GPT-2: random windows of the text
     masked_lm_batches(tok, 128, 16, token_ids=ids)            BERT MLM on [CLS] window [SEP]
-    masked_lm_batches(tok, 128, 16, documents=docs, pair_task="nsp")   BERT MLM + NSP (ALBERT: "sop")
+    docs, plays = tokenized_documents(tok, corpus, span_tokens=62)       scenes -> packed spans of token ids
+    masked_lm_batches(tok, 128, 16, documents=docs, groups=plays, pair_task="nsp")   BERT MLM + NSP ("sop": ALBERT)
     electra_loss_fn(tok.mask_id, tok.vocab_size, tok.special_ids)      ELECTRA's loss, for Trainer(loss_fn=...)
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..objectives import make_nsp_batch, make_sop_batch, mask_tokens, replaced_token_detection
+from ..objectives import make_nsp_batch, make_sop_batch, mask_tokens, pack_segments, replaced_token_detection
 
 
 def step_seed(seed: int, step: int, *extra) -> int:
@@ -52,6 +53,26 @@ def causal_lm_batches(token_ids: torch.Tensor, seq_len: int, batch_size: int, se
     return batch
 
 
+def tokenized_documents(tokenizer, corpus, *, span_tokens: int | None = None, min_segments: int = 2,
+                        max_documents: int | None = None) -> tuple[list, list]:
+    """(documents, groups): each document (a scene) as a list of segments of token ids, and each document's
+    work (its play), the inputs of the sentence-pair objectives.
+
+    span_tokens: pack consecutive speeches into spans of up to this many tokens (BERT's segments are spans of
+    text, not single sentences: `lmteach.objectives.pack_segments`); None keeps one speech per segment.
+    Documents with fewer than `min_segments` segments are dropped (no pair fits in them)."""
+    documents, groups = [], []
+    chosen = list(zip(corpus.documents, corpus.document_works))[:max_documents]
+    for document, work in chosen:
+        segments = [ids for ids in tokenizer.encode_batch(document) if ids]
+        if span_tokens is not None:
+            segments = pack_segments(segments, span_tokens)
+        if len(segments) >= min_segments:
+            documents.append(segments)
+            groups.append(work)
+    return documents, groups
+
+
 def _check_bert_tokenizer(tokenizer):
     missing = [name for name in ("mask_id", "cls_id", "sep_id", "pad_id") if getattr(tokenizer, name, None) is None]
     if missing:
@@ -61,13 +82,17 @@ def _check_bert_tokenizer(tokenizer):
 
 def masked_lm_batches(tokenizer, seq_len: int, batch_size: int, *, token_ids=None,
                       documents: Sequence[Sequence[Sequence[int]]] | None = None, pair_task: str | None = None,
-                      seed: int = 0, rate: float = 0.15):
+                      groups: Sequence | None = None, seed: int = 0, rate: float = 0.15,
+                      mix: tuple[float, float, float] = (0.8, 0.1, 0.1), random_truncation: bool = True):
     """BERT-style masked-LM batches (§3.1: 15% picked; of those 80% [MASK], 10% random, 10% kept).
 
     tokenizer: gives mask_id, cls_id, sep_id, pad_id, vocab_size and special_ids.
     pair_task=None: windows of `token_ids` (1-D) framed as [CLS] window [SEP], seq_len tokens in all.
     pair_task="nsp" / "sop": [CLS] A [SEP] B [SEP] pairs from `documents` (lists of segments of token ids),
         padded to the longest pair in the batch (at most seq_len), with pair_labels for the pair head.
+        groups: each document's play, so NSP's NotNext segments come from another play; random_truncation:
+        cut over-long pairs at random ends, as BERT's data script does (`lmteach.objectives.truncate_pair`).
+    rate, mix: the share of tokens picked, and the ([MASK], random, kept) split of the picked ones (Table 8).
     batch(step) -> {"input_ids", "token_type_ids", "attention_mask", "labels" (-100 = not predicted),
                     and "pair_labels" [batch] for pair tasks}, the arguments of MaskedLMWithPairHead.forward.
     """
@@ -92,10 +117,11 @@ def masked_lm_batches(tokenizer, seq_len: int, batch_size: int, *, token_ids=Non
         else:
             rng = random.Random(step_seed(seed, step, "pairs"))
             pairs = make_pairs(documents, batch_size, rng, max_len=seq_len, cls_id=tokenizer.cls_id,
-                               sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id)
+                               sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id, groups=groups,
+                               random_truncation=random_truncation)
         masked = mask_tokens(pairs["input_ids"], mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
-                             special_ids=special_ids, rate=rate, attention_mask=pairs["attention_mask"],
-                             generator=step_generator(seed, step, "mask"))
+                             special_ids=special_ids, rate=rate, mask_fraction=mix[0], random_fraction=mix[1],
+                             attention_mask=pairs["attention_mask"], generator=step_generator(seed, step, "mask"))
         out = {"input_ids": masked.input_ids, "token_type_ids": pairs["token_type_ids"],
                "attention_mask": pairs["attention_mask"], "labels": masked.labels}
         if pair_task is not None:

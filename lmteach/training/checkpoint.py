@@ -2,13 +2,24 @@
 
     runs/gpt2-tiny/
         model.safetensors       the weights (safetensors: plain tensors, no code runs when loading)
-        config.json             config, head, tokenizer, step, training history, lmteach version
+        config.json             config, head, tokenizer, step, training history, lmteach version, and which
+                                files belong to this save
         optimizer.safetensors   optimizer tensors (Adam's moments), if saved
         optimizer.json          the rest of the optimizer state (learning rates, betas, ...)
+        README.md, pretrain.py  anything else in the folder is yours: saving never touches it
 
-Writes are atomic: everything goes into a temporary folder beside the target, is flushed to disk, and only
-then renamed into place. A save interrupted half-way (Ctrl-C, full disk, power cut) leaves the previous
-checkpoint as it was.
+Saving is atomic, file by file and as a whole:
+    1. Every file is written into a staging folder inside the checkpoint folder, `.saving-<id>/`, and flushed to
+       disk. A crash (Ctrl-C, full disk, power cut) here leaves the previous checkpoint as it was; the next save
+       deletes the half-written staging folder.
+    2. Commit: the staging folder is renamed `.saved-<id>/`. A rename is atomic, so from this instant the new save
+       exists, complete, on disk.
+    3. Each file moves into place with one rename (os.replace), config.json last; files of the previous save that
+       this one does not have (an optimizer state) are deleted; the empty staging folder goes.
+A crash during step 3 leaves some files moved and the rest in `.saved-<id>/`: loading then reads the new save from
+both (config.json is still in there, naming the save's files), and the next save finishes the move first. Every
+file records the save's id (safetensors metadata, a JSON field), and loading refuses weights and a config.json
+from different saves, so a checkpoint can never load as a mix of two.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_JSON = "optimizer.json"
+CHECKPOINT_FILES = (WEIGHTS, OPTIMIZER_TENSORS, OPTIMIZER_JSON, CONFIG)  # a save replaces these, nothing else
 FORMAT = "lmteach-checkpoint"
 
 
@@ -83,10 +95,32 @@ def _optimizer_state_dict(tensors: dict, info: dict) -> dict:
     return {"state": state, "param_groups": info["param_groups"]}
 
 
+def _move_into_place(staged: Path, folder: Path):
+    """Step 3 of a save: move the committed files from `staged` into `folder`, config.json last; delete the files
+    of an earlier save that this one does not have; remove the empty staging folder."""
+    for name in sorted(os.listdir(staged), key=lambda name: name == CONFIG):
+        os.replace(staged / name, folder / name)
+    files = json.loads((folder / CONFIG).read_text())["files"]  # this save's own config.json, now in place
+    for name in CHECKPOINT_FILES:
+        if name not in files and (folder / name).exists():
+            (folder / name).unlink()
+    _fsync_dir(folder)
+    staged.rmdir()
+
+
+def _tidy(folder: Path):
+    """Before a save: finish a save that was interrupted after its commit, and delete uncommitted ones."""
+    for staged in sorted(folder.glob(".saved-*")):
+        _move_into_place(staged, folder)
+    for partial in folder.glob(".saving-*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def save_checkpoint(path, model: torch.nn.Module, cfg: ModelConfig | None = None, tokenizer=None, step: int = 0,
                     history=None, optimizer: torch.optim.Optimizer | None = None, head: str | None = None,
                     extra: dict | None = None) -> Path:
-    """Write a checkpoint folder at `path` atomically; returns the path.
+    """Write a checkpoint into the folder `path` (created if needed), atomically, replacing only the
+    checkpoint's own files (see the module's docstring); returns the path.
 
     cfg defaults to model.cfg; head to the model's own head name ("pretraining" also accepted).
     history: a `History` or a dict; extra: any JSON-serialisable dict kept in config.json.
@@ -96,8 +130,11 @@ def save_checkpoint(path, model: torch.nn.Module, cfg: ModelConfig | None = None
     model = getattr(model, "module", model)
     cfg = cfg if cfg is not None else model.cfg
     head = head_name(model) if head in (None, "pretraining") else head
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    _tidy(folder)
+    save_id = uuid.uuid4().hex
+    files = [WEIGHTS] + ([OPTIMIZER_TENSORS, OPTIMIZER_JSON] if optimizer is not None else []) + [CONFIG]
     info = {
         "format": FORMAT,
         "lmteach_version": __version__,
@@ -108,55 +145,66 @@ def save_checkpoint(path, model: torch.nn.Module, cfg: ModelConfig | None = None
         "step": int(step),
         "history": history.as_dict() if hasattr(history, "as_dict") else history,
         "extra": extra or {},
+        "save_id": save_id,
+        "files": files,
     }
-    temporary = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir()
-    try:
+    staging = folder / f".saving-{save_id}"
+    staging.mkdir()
+    try:  # 1. write and flush
         # save_model (not save_file) copes with tensors shared between layers (ALBERT) or tied (embeddings).
-        save_model(model, str(temporary / WEIGHTS))
+        save_model(model, str(staging / WEIGHTS), metadata={"save_id": save_id})
         if optimizer is not None:
             tensors, rest = _optimizer_parts(optimizer)
-            save_file(tensors, str(temporary / OPTIMIZER_TENSORS))
-            (temporary / OPTIMIZER_JSON).write_text(json.dumps(rest))
-        (temporary / CONFIG).write_text(json.dumps(info, indent=1))
-        for file in temporary.iterdir():
-            _fsync_file(file)
-        _fsync_dir(temporary)
-        # A folder cannot replace a non-empty folder in one rename, so the old one steps aside first; until
-        # the new one is in place the old one still exists on disk (load_checkpoint knows where to look).
-        previous = None
-        if path.exists():
-            previous = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, previous)
-        os.replace(temporary, path)
-        _fsync_dir(path.parent)
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
+            save_file(tensors, str(staging / OPTIMIZER_TENSORS), metadata={"save_id": save_id})
+            (staging / OPTIMIZER_JSON).write_text(json.dumps({**rest, "save_id": save_id}))
+        (staging / CONFIG).write_text(json.dumps(info, indent=1))
+        for name in files:
+            _fsync_file(staging / name)
+        _fsync_dir(staging)
+        committed = folder / f".saved-{save_id}"
+        os.replace(staging, committed)  # 2. commit
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
-    return path
+    _fsync_dir(folder)
+    _move_into_place(committed, folder)  # 3. (interrupted, loading reads the new save from both places)
+    return folder
 
 
-def _find_checkpoint(path: Path) -> Path:
+def _checkpoint_files(path: Path) -> dict[str, Path]:
+    """Where each file of the checkpoint at `path` is: in the folder, or for a save interrupted while its files
+    were moving into place, still in its staging folder."""
+    if path.is_dir():
+        for staged in sorted(path.glob(".saved-*")):
+            if (staged / CONFIG).exists():
+                names = json.loads((staged / CONFIG).read_text())["files"]
+                return {name: staged / name if (staged / name).exists() else path / name for name in names}
     if (path / CONFIG).exists():
-        return path
-    # Interrupted in the instant between the two renames: the previous checkpoint waits beside it.
-    previous = sorted(path.parent.glob(f".{path.name}.old-*"))
-    if previous and (previous[-1] / CONFIG).exists():
-        return previous[-1]
+        names = json.loads((path / CONFIG).read_text()).get("files")
+        if names is None:  # written before saves recorded their files
+            names = [name for name in CHECKPOINT_FILES if (path / name).exists()]
+        return {name: path / name for name in names}
     if path.exists():
         raise FileNotFoundError(f"{path} is not an lmteach checkpoint (no {CONFIG} in it)")
     raise FileNotFoundError(f"no checkpoint at {path}; train one first, e.g. "
                             f"python -m lmteach train --model <family> --out {path}")
 
 
+def _check_same_save(file: Path, info: dict, save_id: str | None):
+    """Refuse a file written by another save than the config.json beside it."""
+    if info.get("save_id") is not None and save_id != info["save_id"]:
+        raise CheckpointMismatch(
+            f"{file} and the config.json beside it come from different saves (save ids {save_id} and "
+            f"{info['save_id']}): the folder holds a mix of two checkpoints, e.g. files copied by hand. Save the "
+            "checkpoint again, or copy all of model.safetensors, config.json and optimizer.* together.")
+
+
 def read_info(path) -> dict:
     """The config.json of a checkpoint, as a dict."""
-    folder = _find_checkpoint(Path(path))
-    info = json.loads((folder / CONFIG).read_text())
+    file = _checkpoint_files(Path(path))[CONFIG]
+    info = json.loads(file.read_text())
     if info.get("format") != FORMAT:
-        raise ValueError(f"{folder / CONFIG} is not an lmteach checkpoint config")
+        raise ValueError(f"{file} is not an lmteach checkpoint config")
     return info
 
 
@@ -167,15 +215,17 @@ def load_weights(model: torch.nn.Module, path, checkpoint_cfg: ModelConfig | Non
     when both configs are known, the config fields that differ.
     """
     model = getattr(model, "module", model)
-    file = Path(path)
+    file, info = Path(path), None
     if file.is_dir():
-        folder = _find_checkpoint(file)
-        file = folder / WEIGHTS
+        info = read_info(file)
+        file = _checkpoint_files(file)[WEIGHTS]
         if checkpoint_cfg is None:
-            checkpoint_cfg = ModelConfig.from_dict(read_info(folder)["config"])
+            checkpoint_cfg = ModelConfig.from_dict(info["config"])
     expected = model.state_dict()
     problems = []
     with safe_open(str(file), framework="pt") as f:
+        if info is not None:
+            _check_same_save(file, info, (f.metadata() or {}).get("save_id"))
         for name in f.keys():
             shape = list(f.get_slice(name).get_shape())
             if name not in expected:
@@ -203,12 +253,15 @@ def load_weights(model: torch.nn.Module, path, checkpoint_cfg: ModelConfig | Non
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, path, device="cpu") -> bool:
-    """Load the optimizer state saved beside a checkpoint; returns False if none was saved."""
-    folder = _find_checkpoint(Path(path))
-    if not (folder / OPTIMIZER_TENSORS).exists():
+    """Load the optimizer state saved with a checkpoint; returns False if that save had none."""
+    files, info = _checkpoint_files(Path(path)), read_info(path)
+    if OPTIMIZER_TENSORS not in files or not files[OPTIMIZER_TENSORS].exists():
         return False
-    tensors = load_file(str(folder / OPTIMIZER_TENSORS), device=str(device))
-    rest = json.loads((folder / OPTIMIZER_JSON).read_text())
+    with safe_open(str(files[OPTIMIZER_TENSORS]), framework="pt") as f:
+        _check_same_save(files[OPTIMIZER_TENSORS], info, (f.metadata() or {}).get("save_id"))
+    rest = json.loads(files[OPTIMIZER_JSON].read_text())
+    _check_same_save(files[OPTIMIZER_JSON], info, rest.get("save_id"))
+    tensors = load_file(str(files[OPTIMIZER_TENSORS]), device=str(device))
     optimizer.load_state_dict(_optimizer_state_dict(tensors, rest))
     return True
 
@@ -218,12 +271,11 @@ def load_checkpoint(path, device="cpu") -> tuple[torch.nn.Module, dict]:
 
     info: the config.json dict plus "cfg" (a ModelConfig) and "tokenizer_obj" (a Tokenizer, or None).
     """
-    folder = _find_checkpoint(Path(path))
-    info = read_info(folder)
+    info = read_info(path)
     cfg = ModelConfig.from_dict(info["config"])
     head = info.get("head") or PRETRAINING_HEAD[cfg.family]
     model = build(cfg, head=head, **info.get("head_options", {}))
-    load_weights(model, folder, checkpoint_cfg=cfg, device="cpu")
+    load_weights(model, path, checkpoint_cfg=cfg, device="cpu")
     model.to(device).eval()
     info["cfg"] = cfg
     info["tokenizer_obj"] = None

@@ -3,7 +3,7 @@
     trainer = Trainer(model, causal_lm_batches(ids, 64, 12), lr=1e-3, warmup_steps=100, total_steps=2000)
     trainer.on("step", lambda e: print(e["step"], e["loss"]))
     trainer.run()                      # or trainer.run_in_background() in Jupyter, then pause()/resume()/stop()
-    trainer.history.plot()
+    trainer.history.losses             # lmteach.analysis.plots draws them
 
 What one step does (`step()`):
     1. reseed torch from (seed, step) and fetch batch(step)   so runs reproduce, even after pause or resume
@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from ..models.params import depth_of as layer_of  # the one rule for which layer a parameter belongs to
 from . import distributed
 from .batches import step_seed
 from .checkpoint import head_name, load_optimizer_state, load_weights, read_info, save_checkpoint
 from .schedules import SCHEDULES, lr_multiplier
+from .smoothing import moving_average
 
 STATES = ("idle", "running", "paused", "stopped", "finished")
 EVENTS = ("step", "eval", "end", "diverged")
@@ -74,24 +76,12 @@ def weight_decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dic
             {"params": [p for _, p in no_decay], "weight_decay": 0.0, "name": "no decay (biases, norms)"}]
 
 
-def layer_of(parameter_name: str) -> int | str:
-    """Which part of the model a parameter belongs to: the layer index i for "...layers.{i}....",
-    "embeddings" for embedding tables (and ALBERT's projection), else "head" (output heads, final norm)."""
-    parts = parameter_name.split(".")
-    for a, b in zip(parts, parts[1:]):
-        if a == "layers" and b.isdigit():
-            return int(b)
-    if "embeddings" in parts or "embedding_projection" in parts:
-        return "embeddings"
-    return "head"
-
-
 def default_loss_fn(model, batch):
     return model(**batch)
 
 
 class History:
-    """Every event a trainer emitted, with handy columns for plotting."""
+    """Every event a trainer emitted, with its columns as lists (lmteach.analysis.plots draws them)."""
 
     def __init__(self, events: list[dict] | None = None):
         self.events = list(events or [])
@@ -124,8 +114,7 @@ class History:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """Training loss averaged over the last `window` steps (fewer at the start)."""
-        from ..analysis.plots import smooth  # the same moving average the plots draw
-        return smooth(self.losses, window)
+        return moving_average(self.losses, window)
 
     def as_dict(self) -> dict:
         """Plain lists (JSON-serialisable); `History.from_dict` reads it back."""
@@ -138,22 +127,6 @@ class History:
     @classmethod
     def from_dict(cls, data: dict | None) -> "History":
         return cls((data or {}).get("events", []))
-
-    def plot(self, ax=None, window: int = 20):
-        """Training loss (raw and smoothed) and validation loss against the step, on matplotlib axes."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
-        ax.plot(self.steps, self.losses, alpha=0.3, color="C0", label="train loss")
-        if len(self.losses) > window:
-            ax.plot(self.steps, self.smoothed(window), color="C0", label=f"train loss ({window}-step mean)")
-        if self.val_steps:
-            ax.plot(self.val_steps, self.val_losses, "o-", color="C1", label="validation loss")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss (nats per token)")
-        ax.legend()
-        return ax
 
     def __len__(self):
         return len(self.steps)

@@ -19,6 +19,11 @@ import ipywidgets as W
 import torch
 
 from ..analysis.plots import figure_png, new_figure, plot_layer_values, plot_losses, plot_lr
+from ..i18n import N_, _, ngettext
+
+# The trainer's states, shown in the lesson's language.
+STATES = {"idle": N_("idle"), "running": N_("running"), "paused": N_("paused"), "stopped": N_("stopped"),
+          "finished": N_("finished")}
 
 
 class TrainingDashboard:
@@ -26,7 +31,7 @@ class TrainingDashboard:
     `preview_every` steps (e.g. generated text, or fill-mask predictions)."""
 
     def __init__(self, trainer, steps: int | None = None, preview=None, preview_every: int = 50,
-                 redraw_seconds: float = 0.5, redraw_every_steps: int | None = None, title: str = "Training"):
+                 redraw_seconds: float = 0.5, redraw_every_steps: int | None = None, title: str | None = None):
         self.trainer = trainer
         self.steps = steps
         self.preview_fn = preview
@@ -41,20 +46,20 @@ class TrainingDashboard:
         self._last_event: dict = {}
 
         total = steps or getattr(trainer, "total_steps", None) or 1
-        self.start_button = W.Button(description="Start", icon="play", button_style="success")
-        self.pause_button = W.Button(description="Pause", icon="pause", disabled=True)
-        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        self.progress = W.IntProgress(value=0, min=0, max=total, description="0 steps",
+        self.start_button = W.Button(description=_("Start"), icon="play", button_style="success")
+        self.pause_button = W.Button(description=_("Pause"), icon="pause", disabled=True)
+        self.stop_button = W.Button(description=_("Stop"), icon="stop", button_style="danger", disabled=True)
+        self.progress = W.IntProgress(value=0, min=0, max=total, description=self._steps_label(0),
                                       layout=W.Layout(width="340px"))
         self.status = W.HTML(self._status_html({}))
         self.loss_image = W.Image(format="png", layout=W.Layout(width="480px"))
         self.detail_image = W.Image(format="png", layout=W.Layout(width="480px"))
-        self.preview = W.HTML("<i>samples appear here while training</i>" if preview else "")
+        self.preview = W.HTML("<i>" + _("samples appear here while training") + "</i>" if preview else "")
         self.start_button.on_click(lambda _: self.start())
         self.pause_button.on_click(lambda _: self.toggle_pause())
         self.stop_button.on_click(lambda _: self.stop())
         self.widget = W.VBox([
-            W.HTML(f"<b>{html.escape(title)}</b>"),
+            W.HTML("<b>" + html.escape(title if title is not None else _("Training")) + "</b>"),
             W.HBox([self.start_button, self.pause_button, self.stop_button, self.progress]),
             self.status,
             W.HBox([self.loss_image, self.detail_image]),
@@ -92,10 +97,10 @@ class TrainingDashboard:
     def toggle_pause(self):
         if self.trainer.state == "paused":
             self.trainer.resume()
-            self.pause_button.description, self.pause_button.icon = "Pause", "pause"
+            self.pause_button.description, self.pause_button.icon = _("Pause"), "pause"
         else:
             self.trainer.pause()
-            self.pause_button.description, self.pause_button.icon = "Resume", "play"
+            self.pause_button.description, self.pause_button.icon = _("Resume"), "play"
         self.status.value = self._status_html(self._last_event)
 
     def stop(self):
@@ -108,7 +113,7 @@ class TrainingDashboard:
         self._last_event = event
         done = event["step"] + 1  # events number steps from 0
         self.progress.value = min(done, self.progress.max)
-        self.progress.description = f"{done} steps"
+        self.progress.description = self._steps_label(done)
         self.status.value = self._status_html(event)
         if self.preview_fn is not None and done % self.preview_every == 0:
             self.refresh_preview()
@@ -127,7 +132,7 @@ class TrainingDashboard:
 
     def _on_end(self, event: dict):
         self.start_button.disabled = False
-        self.start_button.description = "Continue"
+        self.start_button.description = _("Continue")
         self.pause_button.disabled = True
         self.stop_button.disabled = True
         self.status.value = self._status_html(self._last_event)
@@ -146,15 +151,22 @@ class TrainingDashboard:
             model.train(was_training)
 
     # --- drawing ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _steps_label(done: int) -> str:
+        return ngettext("{n} step", "{n} steps", done).format(n=done)
+
     def _status_html(self, event: dict) -> str:
         state = getattr(self.trainer, "state", "idle")
-        parts = [f"<b>{state}</b>", f"device <code>{getattr(self.trainer, 'device', '?')}</code>"]
+        parts = [f"<b>{_(STATES.get(state, state))}</b>",
+                 _("device {device}").format(device=f"<code>{getattr(self.trainer, 'device', '?')}</code>")]
         if event:
-            parts += [f"step {event['step'] + 1}", f"loss {event['loss']:.3f}", f"lr {event['lr']:.2e}",
-                      f"{event.get('tokens_per_s', 0):,.0f} tokens/s", f"{event.get('elapsed_s', 0):.0f} s"]
+            parts += [_("step {step}").format(step=event["step"] + 1), _("loss {loss:.3f}").format(loss=event["loss"]),
+                      _("lr {lr:.2e}").format(lr=event["lr"]),
+                      _("{rate:,.0f} tokens/s").format(rate=event.get("tokens_per_s", 0)),
+                      _("{seconds:.0f} s").format(seconds=event.get("elapsed_s", 0))]
         history = getattr(self.trainer, "history", None)
         if history is not None and getattr(history, "val_losses", None):
-            parts.append(f"validation loss {history.val_losses[-1]:.3f}")
+            parts.append(_("validation loss {loss:.3f}").format(loss=history.val_losses[-1]))
         return " &nbsp;|&nbsp; ".join(parts)
 
     def draw(self):
@@ -166,17 +178,17 @@ class TrainingDashboard:
             figure.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.9)
             plot_losses(ax, list(history.steps), list(history.losses), list(history.val_steps),
                         list(history.val_losses))
-            ax.set_title("loss", fontsize=10)
+            ax.set_title(_("loss"), fontsize=10)
             self.loss_image.value = figure_png(figure)
 
             figure, (lr_ax, grad_ax) = new_figure(5.2, 3.0, ncols=2, layout=None)
             figure.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.9, wspace=0.45)
             plot_lr(lr_ax, list(history.steps), list(history.lrs))
-            lr_ax.set_title("learning rate", fontsize=10)
+            lr_ax.set_title(_("learning rate"), fontsize=10)
             norms = self._last_event.get("grad_norms_by_layer") or {}
             if norms:
-                plot_layer_values(grad_ax, norms, ylabel="gradient norm")
-            grad_ax.set_title("gradient norm per layer", fontsize=10)
+                plot_layer_values(grad_ax, norms, ylabel=_("gradient norm"))
+            grad_ax.set_title(_("gradient norm per layer"), fontsize=10)
             self.detail_image.value = figure_png(figure)
             self.redraws += 1
             self._last_draw = time.monotonic()

@@ -15,17 +15,20 @@ import ipywidgets as W
 from ..training.generate import fill_mask
 
 
+def guess_table_html(title: str, options: list[tuple[str, float]], shown=str, color: str = "#60a5fa") -> str:
+    """One small table of guesses: token (as `shown(token)` displays it), probability and a bar."""
+    rows = "".join(
+        f"<tr><td style='font-family:monospace;padding:0 6px'>{html.escape(shown(token))}</td>"
+        f"<td style='text-align:right;padding:0 6px'>{p:.1%}</td>"
+        f"<td><div style='background:{color};height:10px;width:{max(1, round(p * 160))}px'></div></td></tr>"
+        for token, p in options)
+    return (f"<table class='lmteach-fill-mask-guesses' style='display:inline-block;vertical-align:top;"
+            f"margin-right:12px'><tr><th colspan=3>{title}</th></tr>{rows}</table>")
+
+
 def guesses_html(text: str, guesses: list[list[tuple[str, float]]]) -> str:
     """One small table per [MASK]: token, probability and a bar."""
-    tables = []
-    for number, options in enumerate(guesses, start=1):
-        rows = "".join(
-            f"<tr><td style='font-family:monospace;padding:0 6px'>{html.escape(token)}</td>"
-            f"<td style='text-align:right;padding:0 6px'>{p:.1%}</td>"
-            f"<td><div style='background:#60a5fa;height:10px;width:{max(1, round(p * 160))}px'></div></td></tr>"
-            for token, p in options)
-        tables.append(f"<table class='lmteach-fill-mask-guesses' style='display:inline-block;vertical-align:top;"
-                      f"margin-right:12px'><tr><th colspan=3>[MASK] {number}</th></tr>{rows}</table>")
+    tables = [guess_table_html(f"[MASK] {number}", options) for number, options in enumerate(guesses, start=1)]
     return f"<div><code>{html.escape(text)}</code></div>" + "".join(tables)
 
 

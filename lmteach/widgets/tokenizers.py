@@ -2,20 +2,27 @@
 
     lt.widgets.TokenizerComparison()          # type any text, Korean and emoji included
     lt.widgets.BPEStepper(text, num_merges=200)
+    tokenization_stats(tokenizer, sentences)  # tokens per sentence, [UNK] rate, exact round trips
 """
 
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as W
 
 from ..data.bpe import readable, train_bpe
 from ..data.tokenization import load_default
+from ..i18n import N_, _, ngettext
 
 KINDS = ("char", "byte_bpe", "wordpiece")
-TITLES = {"char": "character", "byte_bpe": "byte-level BPE (GPT-2)", "wordpiece": "WordPiece (BERT)"}
+# English message ids; shown with _() so they follow the lesson's language.
+TITLES = {"char": N_("character"), "byte_bpe": N_("byte-level BPE (GPT-2)"), "wordpiece": N_("WordPiece (BERT)"),
+          "byte_bpe_ko": N_("byte-level BPE (GPT-2), trained on Korean"),
+          "wordpiece_ko": N_("WordPiece (BERT), trained on Korean")}
 _PALETTE = ["#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa"]
+_RAW_BYTES = re.compile(r"^<[0-9A-F]{2}( [0-9A-F]{2})*>$")  # a byte-level piece shown as its bytes (byte_piece)
 
 
 def token_strip_html(pieces: list[str], ids: list[int] | None = None, unknown: str | None = None,
@@ -26,7 +33,8 @@ def token_strip_html(pieces: list[str], ids: list[int] | None = None, unknown: s
         is_unknown = unknown is not None and piece == unknown
         color = "#fca5a5" if is_unknown else _PALETTE[i % len(_PALETTE)]
         border = "2px solid #111" if i in highlight else "1px solid #aaa"
-        label = html.escape(piece).replace(" ", "␣").replace("\n", "⏎") or "∅"
+        label = (html.escape(piece) if _RAW_BYTES.match(piece)  # "<20 EB 82>": the spaces only separate bytes
+                 else html.escape(piece).replace(" ", "␣").replace("\n", "⏎") or "∅")
         id_line = f'<br><small style="color:#555">{ids[i]}</small>' if ids is not None else ""
         chips.append(f'<span class="lmteach-token{" lmteach-unk" if is_unknown else ""}" style="display:inline-block;'
                      f'margin:1px;padding:1px 4px;background:{color};border:{border};border-radius:3px;'
@@ -71,12 +79,46 @@ def describe_tokenization(tokenizer, text: str) -> dict:
             "decoded": tokenizer.decode(ids), "vocab_size": tokenizer.vocab_size}
 
 
+def tokenization_stats(tokenizer, sentences: list[str]) -> dict:
+    """How a tokenizer does on some sentences: mean tokens per sentence, the share of tokens that are [UNK],
+    the share of sentences that decode back exactly, and its vocabulary size."""
+    if not sentences:
+        raise ValueError("need at least one sentence")
+    tokens = unknown = exact = 0
+    for sentence in sentences:
+        result = describe_tokenization(tokenizer, sentence)
+        tokens += len(result["ids"])
+        unknown += result["unknown_count"]
+        exact += result["decoded"] == sentence
+    return {"tokens_per_sentence": tokens / len(sentences), "unk_rate": unknown / max(tokens, 1),
+            "exact_round_trips": exact / len(sentences), "vocab_size": tokenizer.vocab_size,
+            "sentences": len(sentences), "tokens": tokens}
+
+
+def stats_table_html(stats: dict[str, dict], titles: dict | None = None) -> str:
+    """A table of `tokenization_stats` results, one row per tokenizer (titles in the lesson's language)."""
+    titles = {**TITLES, **(titles or {})}
+    head = "".join(f"<th style='padding:0 8px'>{html.escape(_(h))}</th>" for h in (
+        N_("tokenizer"), N_("vocabulary"), N_("tokens per sentence"), N_("[UNK] rate"), N_("exact round trips")))
+    rows = []
+    for name, row in stats.items():
+        unk_style = " style='color:#b91c1c;font-weight:bold'" if row["unk_rate"] > 0 else ""
+        rows.append(f"<tr><td style='padding:0 8px'>{html.escape(_(titles.get(name, name)))}</td>"
+                    f"<td style='text-align:right;padding:0 8px'>{row['vocab_size']:,}</td>"
+                    f"<td style='text-align:right;padding:0 8px'>{row['tokens_per_sentence']:.1f}</td>"
+                    f"<td style='text-align:right;padding:0 8px'><span{unk_style}>{row['unk_rate']:.1%}</span></td>"
+                    f"<td style='text-align:right;padding:0 8px'>{row['exact_round_trips']:.0%}</td></tr>")
+    return f"<table class='lmteach-tokenizer-stats'><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 class TokenizerComparison:
     """Type any text; see character, byte-level BPE and WordPiece tokens and ids side by side."""
 
-    def __init__(self, text: str = "To be, or not to be: 사느냐 죽느냐 🙂", tokenizers: dict | None = None):
+    def __init__(self, text: str = "To be, or not to be: 사느냐 죽느냐 🙂", tokenizers: dict | None = None,
+                 titles: dict | None = None):
         self.tokenizers = tokenizers or {kind: load_default(kind) for kind in KINDS}
-        self.text = W.Textarea(value=text, description="text", continuous_update=False,
+        self.titles = {**TITLES, **(titles or {})}  # row name -> English title (shown translated)
+        self.text = W.Textarea(value=text, description=_("text"), continuous_update=False,
                                layout=W.Layout(width="640px", height="60px"))
         self.rows = {kind: W.HTML() for kind in self.tokenizers}
         self.text.observe(lambda _: self.render(), names="value")
@@ -89,12 +131,15 @@ class TokenizerComparison:
         for kind, tokenizer in self.tokenizers.items():
             result = describe_tokenization(tokenizer, self.text.value)
             self.results[kind] = result
-            unknown = (f', <b style="color:#b91c1c">{result["unknown_count"]} unknown</b>'
+            unknown = (', <b style="color:#b91c1c">' + _("{n} unknown").format(n=result["unknown_count"]) + "</b>"
                        if result["unknown_count"] else "")
-            round_trip = "round trip exact" if result["decoded"] == self.text.value else "round trip changes the text"
+            round_trip = (_("round trip exact") if result["decoded"] == self.text.value
+                          else _("round trip changes the text"))
+            tokens = ngettext("{n} token", "{n} tokens", len(result["ids"])).format(n=len(result["ids"]))
+            vocabulary = _("vocabulary {size:,}").format(size=result["vocab_size"])
             self.rows[kind].value = (
-                f'<div style="margin-top:6px"><b>{TITLES.get(kind, kind)}</b>: {len(result["ids"])} tokens'
-                f'{unknown} &middot; vocabulary {result["vocab_size"]:,} &middot; {round_trip}</div>'
+                f'<div style="margin-top:6px"><b>{html.escape(_(self.titles.get(kind, kind)))}</b>: {tokens}'
+                f'{unknown} &middot; {vocabulary} &middot; {round_trip}</div>'
                 + token_strip_html(result["pieces"], result["ids"], result["unknown"]))
 
     def _ipython_display_(self):
@@ -108,9 +153,9 @@ class BPEStepper:
 
     def __init__(self, text: str, num_merges: int = 200, sample: str = "the kingdom of the king"):
         self.result = train_bpe(text, num_merges)
-        self.sample = W.Text(value=sample, description="sample", continuous_update=False,
+        self.sample = W.Text(value=sample, description=_("sample"), continuous_update=False,
                              layout=W.Layout(width="480px"))
-        self.merges = W.IntSlider(value=0, min=0, max=len(self.result.merges), description="merges",
+        self.merges = W.IntSlider(value=0, min=0, max=len(self.result.merges), description=_("merges"),
                                   continuous_update=True, layout=W.Layout(width="480px"))
         self.view = W.HTML()
         self.view.add_class("lmteach-bpe-view")
@@ -123,16 +168,19 @@ class BPEStepper:
     def render(self):
         k = self.merges.value
         pieces = [readable(p) for p in self.result.segment(self.sample.value, k)]
-        lines = [f"<div>After <b>{k}</b> merges the sample is <b>{len(pieces)}</b> tokens "
-                 f"(it started as {len(self.sample.value.encode())} bytes):</div>", token_strip_html(pieces)]
+        lines = ["<div>" + _("After <b>{k}</b> merges the sample is <b>{n}</b> tokens (it started as {bytes} bytes):")
+                 .format(k=k, n=len(pieces), bytes=len(self.sample.value.encode())) + "</div>",
+                 token_strip_html(pieces)]
         if k > 0:
             step = self.result.steps[k - 1]
             left, right = (html.escape(readable(t)).replace(" ", "␣") for t in step.pair)
             rivals = ", ".join(f"<code>{html.escape(readable(a) + readable(b)).replace(' ', '␣')}</code> ({c:,})"
                                for (a, b), c in step.top_pairs[1:4])
-            lines.append(f"<div style='margin-top:6px'>Merge {k}: <code>{left}</code> + <code>{right}</code> "
-                         f"→ <code>{html.escape(readable(step.new_token)).replace(' ', '␣')}</code>, "
-                         f"seen {step.count:,} times." + (f" Runners-up: {rivals}" if rivals else "") + "</div>")
+            new = f"<code>{html.escape(readable(step.new_token)).replace(' ', '␣')}</code>"
+            lines.append("<div style='margin-top:6px'>"
+                         + _("Merge {k}: {left} + {right} → {new}, seen {count:,} times.").format(
+                             k=k, left=f"<code>{left}</code>", right=f"<code>{right}</code>", new=new, count=step.count)
+                         + (" " + _("Runners-up: {rivals}").format(rivals=rivals) if rivals else "") + "</div>")
         self.pieces = pieces
         self.view.value = "".join(lines)
 

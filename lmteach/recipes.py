@@ -1,0 +1,388 @@
+"""Recipes: every shipped checkpoint is built by one named command, and its README says how and what it reached.
+
+    python -m lmteach recipe list                     # every recipe, its folder and its last figures
+    python -m lmteach recipe build bert-tiny          # train, measure on the held-out plays, ship
+    python -m lmteach recipe build bert-tiny --out runs/my-bert --steps 500   # a trial elsewhere
+
+A build trains in `runs/recipes/<name>/`, writing a checkpoint there every few minutes: if it is interrupted,
+the same command resumes from the last one (and the result is the same as an uninterrupted build: the data and
+the learning rate depend only on the step). At the end it measures the model on the held-out test plays
+(`lmteach.analysis.evaluation`), writes the weights in fp16 with `save_checkpoint` (which replaces only the
+checkpoint's own files) and writes the folder's README.md: the command, the settings, the seed, the wall time,
+the machine and the figures, beside the targets the lessons rely on.
+
+Run recipes one after another on an otherwise idle machine: two PyTorch jobs on two cores slow each other far
+more than twice (OpenMP threads spin-wait for each other).
+
+Every model trains on the training plays only (`corpus.split_by_play()["train"]`); the validation plays give
+the loss curve and the test plays the figures, so no lesson ever grades a model on text it was trained on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+WORK_ROOT = Path("runs") / "recipes"
+SAVE_EVERY_SECONDS = 180  # how often an interrupted build loses at most
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped checkpoint is made.
+
+    kind: what is trained ("causal_lm", "mlm_pair", "masked_lm" or "electra"; see KINDS).
+    model: the preset ({"family", "size"}) and config overrides. training: the Trainer's settings and the data's.
+    targets: {figure: (">=" or "<=", value)}: what the lessons and issue targets need of it (checked, reported).
+    equal_compute_to: train as many steps as spend the training FLOPs of that recipe (ELECTRA §3.5's
+    comparison), instead of training["steps"]."""
+
+    name: str
+    folder: str
+    summary: str
+    lessons: tuple[str, ...]
+    kind: str
+    model: dict
+    training: dict
+    targets: dict = field(default_factory=dict)
+    equal_compute_to: str | None = None
+
+    def settings(self, **overrides) -> dict:
+        return {**self.training, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+# One table of every shipped model. The settings were chosen by measuring (see each README and
+# shared notes in the closing notes of the fidelity work): tiny masked LMs need several thousand steps of
+# 4,096 tokens to leave the "unigram plateau" where they always guess the commonest token.
+_SMALL_LM = dict(batch_size=32, seq_len=128, lr=1e-3, warmup=200, schedule="cosine", weight_decay=0.01, seed=0)
+
+RECIPES = {r.name: r for r in (
+    Recipe("gpt1-tiny", "gpt1-tiny", "GPT-1 (post-LN causal LM) with byte-level BPE and GPT-1's <start>, <delim> and "
+           "<extract> tokens (untrained until fine-tuning, GPT-1 §3.3)", ("01", "03"), "causal_lm",
+           dict(family="gpt1", size="tiny", tokenizer="byte_bpe", gpt1_specials=True),
+           dict(_SMALL_LM, steps=3000, dropout=0.1),
+           targets={"below_unigram": (">=", 1.5)}),
+    Recipe("gpt2-tiny", "gpt2-tiny", "GPT-2 (pre-LN with a final LayerNorm and 1/sqrt(2L) residual init) with "
+           "byte-level BPE", ("04",), "causal_lm",
+           dict(family="gpt2", size="tiny", tokenizer="byte_bpe"),
+           dict(_SMALL_LM, steps=3000, dropout=0.1),
+           targets={"below_unigram": (">=", 1.5)}),
+    Recipe("bert-tiny", "bert-tiny", "BERT (post-LN) pretrained with masked LM (15%, 80/10/10) and next sentence "
+           "prediction on packed spans of speeches, NotNext from another play", ("02", "03"), "mlm_pair",
+           dict(family="bert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
+           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
+           targets={"masked_accuracy": (">=", 0.30), "nsp_accuracy": (">=", 0.75)}),
+    Recipe("albert-nsp", "sop-nsp/nsp", "ALBERT (E=64, all layers shared) pretrained with masked LM and BERT's "
+           "next sentence prediction: one half of ALBERT's Table 5", ("05",), "mlm_pair",
+           dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
+           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
+           targets={"nsp_accuracy": (">=", 0.70), "sop_accuracy": ("<=", 0.60)}),
+    Recipe("albert-sop", "sop-nsp/sop", "ALBERT (E=64, all layers shared) pretrained with masked LM and sentence "
+           "order prediction (ALBERT §3.1): the other half of Table 5", ("05",), "mlm_pair",
+           dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="sop"),
+           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
+           targets={"sop_accuracy": (">=", 0.65), "nsp_accuracy": (">=", 0.55)}),
+    Recipe("electra-tiny", "electra-tiny", "ELECTRA: a generator (a masked LM of half the width) fills 15% masks "
+           "and a discriminator learns replaced-token detection; they share the embeddings (§3.2)", ("06",),
+           "electra", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=0.5),
+           dict(_SMALL_LM, steps=5000, rate=0.15, dropout=0.0),
+           targets={"auc_own": (">=", 0.85), "auc_random": (">=", 0.85), "recall_random": (">=", 0.5)}),
+    Recipe("electra-mlm", "electra-mlm-same-compute", "A BERT-style masked LM of the ELECTRA discriminator's size, "
+           "trained for the same training FLOPs as electra-tiny (ELECTRA §3.5's comparison)", ("06",),
+           "masked_lm", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=None),
+           dict(_SMALL_LM, steps=None, rate=0.15, dropout=0.0), equal_compute_to="electra-tiny"),
+)}
+
+
+# --- the four kinds of training ---------------------------------------------------------------------------
+
+def _tokenizer(model: dict):
+    from .data.tokenization import load_default
+
+    if model["tokenizer"] == "byte_bpe":
+        return load_default("byte_bpe", gpt1_specials=model.get("gpt1_specials", False))
+    return load_default(model["tokenizer"])
+
+
+def model_config(recipe: Recipe, vocab_size: int, settings: dict):
+    """The recipe's ModelConfig (the preset, sized to the vocabulary and sequence length, the overrides)."""
+    from .configs import preset
+
+    overrides = {k: v for k, v in recipe.model.items() if k not in ("family", "size", "tokenizer", "gpt1_specials")}
+    dropout = settings.get("dropout")
+    if dropout is not None:
+        overrides.update(dropout=dropout, attention_dropout=dropout)
+    return preset(recipe.model["family"], recipe.model["size"], vocab_size=vocab_size,
+                  max_positions=max(128, settings["seq_len"]), **overrides)
+
+
+@dataclass
+class Plan:
+    """What a build trains: the model, its batches (and validation batches) and its loss."""
+    model: torch.nn.Module
+    tokenizer: object
+    batches: object
+    eval_batches: object
+    loss_fn: object = None
+
+
+def _plan(recipe: Recipe, settings: dict) -> Plan:
+    from .data.corpus import load_corpus
+    from .models import build
+    from .training import (causal_lm_batches, electra_loss_fn, masked_lm_batches, plain_batches,
+                           tokenized_documents)
+
+    tokenizer = _tokenizer(recipe.model)
+    parts = load_corpus().split_by_play()
+    cfg = model_config(recipe, tokenizer.vocab_size, settings)
+    torch.manual_seed(settings["seed"])
+    seq, batch, seed = settings["seq_len"], settings["batch_size"], settings["seed"]
+    if recipe.kind == "mlm_pair":
+        model = build(cfg)
+
+        def make(part, part_seed):
+            docs, plays = tokenized_documents(tokenizer, parts[part], span_tokens=settings["span_tokens"])
+            return masked_lm_batches(tokenizer, seq, batch, documents=docs, groups=plays, pair_task=cfg.pair_task,
+                                     seed=part_seed, rate=settings["rate"])
+        return Plan(model, tokenizer, make("train", seed), make("validation", seed + 1))
+    ids = {part: torch.tensor(tokenizer.encode(parts[part].text)) for part in ("train", "validation")}
+    if recipe.kind == "causal_lm":
+        return Plan(build(cfg), tokenizer, causal_lm_batches(ids["train"], seq, batch, seed),
+                    causal_lm_batches(ids["validation"], seq, batch, seed + 1))
+    if recipe.kind == "masked_lm":
+        return Plan(build(cfg, head="masked_lm"), tokenizer,
+                    masked_lm_batches(tokenizer, seq, batch, token_ids=ids["train"], seed=seed, rate=settings["rate"]),
+                    masked_lm_batches(tokenizer, seq, batch, token_ids=ids["validation"], seed=seed + 1))
+    if recipe.kind == "electra":
+        loss_fn = electra_loss_fn(tokenizer.mask_id, tokenizer.vocab_size, tokenizer.special_ids,
+                                  rate=settings["rate"])
+        return Plan(build(cfg), tokenizer, plain_batches(tokenizer, seq, batch, ids["train"], seed),
+                    plain_batches(tokenizer, seq, batch, ids["validation"], seed + 1), loss_fn)
+    raise ValueError(f"unknown recipe kind {recipe.kind!r}")
+
+
+def measure(recipe: Recipe, model, tokenizer, *, quick: bool = False) -> dict:
+    """The recipe's figures on the held-out test plays (smaller samples with quick=True, for tests)."""
+    from .analysis import evaluation
+    from .data.corpus import load_corpus
+    from .training import tokenized_documents
+
+    parts = load_corpus().split_by_play()
+    if recipe.kind == "causal_lm":
+        return evaluation.causal_lm_figures(model, tokenizer, parts, max_windows=60 if quick else 400)
+    if recipe.kind in ("mlm_pair", "masked_lm"):
+        docs, plays = tokenized_documents(tokenizer, parts["test"], span_tokens=62)
+        figures = evaluation.masked_lm_figures(model, tokenizer, docs, plays, batches=2 if quick else 8)
+        if recipe.kind == "mlm_pair":
+            for task in ("nsp", "sop"):
+                figures[f"{task}_accuracy"] = evaluation.pair_accuracy(model, tokenizer, docs, plays, task,
+                                                                       pairs=256 if quick else 1024)
+        return figures
+    if recipe.kind == "electra":
+        windows = evaluation.text_windows(tokenizer, tokenizer.encode(parts["test"].text),
+                                          count=32 if quick else 256)
+        return evaluation.detection_figures(model, tokenizer, windows)
+    raise ValueError(f"unknown recipe kind {recipe.kind!r}")
+
+
+def meets_targets(recipe: Recipe, figures: dict) -> dict[str, bool]:
+    """{figure: whether it meets its target}."""
+    return {name: (figures[name] >= value if op == ">=" else figures[name] <= value)
+            for name, (op, value) in recipe.targets.items()}
+
+
+def training_flops_of(recipe: Recipe, settings: dict, steps: int, vocab_size: int) -> float:
+    """Training FLOPs of `steps` steps of this recipe, as lmteach.analysis.compute counts them."""
+    from .analysis.compute import training_flops
+
+    cfg = model_config(recipe, vocab_size, settings)
+    head = "masked_lm" if recipe.kind == "masked_lm" else "pretraining"
+    return training_flops(cfg, steps, settings["batch_size"], settings["seq_len"], head,
+                          mlm_fraction=settings.get("rate", 0.15))
+
+
+def _steps(recipe: Recipe, settings: dict, vocab_size: int) -> int:
+    if recipe.equal_compute_to is None or settings.get("steps"):
+        return int(settings["steps"])
+    other = RECIPES[recipe.equal_compute_to]
+    other_settings = other.settings()
+    budget = training_flops_of(other, other_settings, other_settings["steps"], vocab_size)
+    return max(1, round(budget / training_flops_of(recipe, settings, 1, vocab_size)))
+
+
+# --- building ---------------------------------------------------------------------------------------------
+
+def machine() -> str:
+    """One line about where a build ran."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores ({cpu})"
+    return f"{device}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, {platform.system()}"
+
+
+def build_recipe(name: str, *, out=None, work=None, steps: int | None = None, threads: int | None = None,
+                 device: str = "cpu", log=None) -> dict:
+    """Build one recipe (resuming from `work` if a previous build of the same settings was interrupted) and
+    ship it to `out` (default data/checkpoints/<folder>). Returns {"figures", "targets_met", "seconds", ...}."""
+    from .data.corpus import data_dir
+    from .training import Trainer, read_info
+
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {list(RECIPES)}")
+    recipe = RECIPES[name]
+    if threads:
+        torch.set_num_threads(threads)
+    settings = recipe.settings(steps=steps)
+    out = Path(out) if out is not None else data_dir() / "checkpoints" / recipe.folder
+    work = Path(work) if work is not None else WORK_ROOT / name
+    plan = _plan(recipe, settings)
+    settings["steps"] = total = _steps(recipe, settings, plan.tokenizer.vocab_size)
+    trainer = Trainer(plan.model, plan.batches, plan.loss_fn, lr=settings["lr"],
+                      weight_decay=settings["weight_decay"], warmup_steps=settings["warmup"],
+                      schedule=settings["schedule"], total_steps=total, device=device, seed=settings["seed"],
+                      eval_batches=plan.eval_batches, eval_every=max(1, total // 10), eval_steps=8,
+                      tokenizer=plan.tokenizer, progress=False)
+    if (work / "config.json").exists():
+        before = read_info(work).get("extra", {}).get("settings")
+        if before != settings:
+            raise SystemExit(f"{work} holds an unfinished build of {name} with other settings ({before}); "
+                             f"delete that folder to start again, or pass another --work folder")
+        trainer.resume_from(work)
+        log(f"{name}: resuming from step {trainer.step_count} of {total} ({work})")
+    else:
+        log(f"{name}: {sum(p.numel() for p in plan.model.parameters()):,} parameters, {total} steps; "
+            f"checkpoints in {work}")
+    started = time.perf_counter()
+    last_save = time.perf_counter()
+
+    def report(event):
+        nonlocal last_save
+        step = event["step"] + 1
+        if step % 100 == 0 or step == total:
+            done = step / total
+            rate = (time.perf_counter() - started) / max(1, step - first_step)
+            log(f"{name}: step {step}/{total}  loss {trainer.history.smoothed(50)[-1]:.3f}  "
+                f"{rate:.2f} s/step, about {rate * (total - step) / 60:.0f} min left ({done:.0%})")
+        if time.perf_counter() - last_save > SAVE_EVERY_SECONDS and step < total:
+            trainer.save(work, extra={"settings": settings, "recipe": name})
+            last_save = time.perf_counter()
+
+    first_step = trainer.step_count
+    trainer.on("step", report)
+    trainer.on("eval", lambda e: log(f"{name}: step {e['step']}  validation loss {e['val_loss']:.3f}"))
+    trainer.run()
+    trainer.save(work, extra={"settings": settings, "recipe": name})
+    log(f"{name}: measuring on the held-out test plays")
+    plan.model.eval()
+    figures = measure(recipe, plan.model.cpu(), plan.tokenizer)
+    met = meets_targets(recipe, figures)
+    result = {"recipe": name, "settings": settings, "figures": figures, "targets_met": met,
+              "seconds": round(trainer.elapsed_s), "machine": machine(),
+              "built": datetime.date.today().isoformat(), "command": f"python -m lmteach recipe build {name}"}
+    ship(recipe, plan.model, plan.tokenizer, trainer, out, result)
+    log(f"{name}: shipped to {out}; " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()
+                                                   if isinstance(v, float)))
+    for figure, ok in met.items():
+        op, value = recipe.targets[figure]
+        log(f"  target {figure} {op} {value}: {'met' if ok else 'NOT met'} ({figures[figure]:.3f})")
+    return result
+
+
+def ship(recipe: Recipe, model, tokenizer, trainer, out: Path, result: dict):
+    """Write the fp16 weights and a slim history (the loss curves, not every event) with save_checkpoint,
+    then the README. Other files in `out` are left alone."""
+    from .training import save_checkpoint
+
+    slim = {"events": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in e.items()
+                        if k in ("event", "step", "loss", "val_loss", "generator_loss", "discriminator_loss")}
+                       for e in trainer.history.events]}
+    save_checkpoint(out, model.half(), tokenizer=tokenizer, step=trainer.step_count, history=slim,
+                    extra={**result, "dtype": "float16"})
+    model.float()
+    (out / "README.md").write_text(readme(recipe, result))
+
+
+def readme(recipe: Recipe, result: dict) -> str:
+    """The README of a shipped checkpoint: what it is, the command, the settings, the figures."""
+    from .data.corpus import PLAY_SPLIT
+
+    settings, figures = result["settings"], result["figures"]
+    lines = [f"# {recipe.name}", "", f"{recipe.summary}. Used by lesson{'s' if len(recipe.lessons) > 1 else ''} "
+             f"{', '.join(recipe.lessons)}.", "", "## How it was made", "", "```bash", result["command"], "```", "",
+             f"Built on {result['built']} in {result['seconds'] / 60:.1f} minutes of training on {result['machine']}.",
+             "Trained on the training plays only; the validation plays give the loss curve (`history` in "
+             "config.json), the test plays the figures below. Weights are stored in fp16 and load back as fp32.",
+             "", "| setting | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in {**recipe.model, **settings}.items()]
+    if recipe.equal_compute_to:
+        lines += ["", f"`steps` was computed so that the training FLOPs equal those of `{recipe.equal_compute_to}` "
+                      "(`lmteach.analysis.compute.training_flops`)."]
+    lines += ["", f"## Figures on the held-out test plays ({', '.join(PLAY_SPLIT['test'])})", "",
+              "| figure | value | target |", "|---|---|---|"]
+    for name, value in figures.items():
+        target = recipe.targets.get(name)
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        mark = "" if target is None else f"{target[0]} {target[1]} ({'met' if result['targets_met'][name] else 'NOT met'})"
+        lines.append(f"| {name} | {shown} | {mark} |")
+    lines += ["", "Measured by `lmteach.recipes.measure` (see `lmteach/analysis/evaluation.py` for what each "
+                  "figure is); `tests/test_shipped_checkpoints.py` checks the targets on every test run.", ""]
+    return "\n".join(lines)
+
+
+def list_recipes() -> list[dict]:
+    """One row per recipe: name, folder, lessons, and the figures of the shipped checkpoint (if built)."""
+    from .data.corpus import data_dir
+    from .training import read_info
+
+    rows = []
+    for recipe in RECIPES.values():
+        folder = data_dir() / "checkpoints" / recipe.folder
+        try:
+            extra = read_info(folder).get("extra", {})
+        except FileNotFoundError:
+            extra = {}
+        rows.append({"name": recipe.name, "folder": str(folder), "lessons": recipe.lessons,
+                     "built": extra.get("built"), "figures": extra.get("figures", {}),
+                     "targets_met": extra.get("targets_met", {})})
+    return rows
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lmteach recipe", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list every recipe and its shipped figures")
+    build = commands.add_parser("build", help="train, measure and ship one recipe")
+    build.add_argument("name", choices=list(RECIPES))
+    build.add_argument("--out", help="folder to ship to (default data/checkpoints/<folder>)")
+    build.add_argument("--work", help=f"folder for resumable training checkpoints (default {WORK_ROOT}/<name>)")
+    build.add_argument("--steps", type=int, help="override the number of steps (a trial)")
+    build.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    build.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for row in list_recipes():
+            figures = ", ".join(f"{k} {v:.3f}" for k, v in row["figures"].items() if isinstance(v, float))
+            print(f"{row['name']:14s} lessons {','.join(row['lessons']):6s} {row['folder']}")
+            print(f"{'':14s} {'built ' + row['built'] if row['built'] else 'not built yet'}"
+                  + (f": {figures}" if figures else ""))
+        return
+    result = build_recipe(args.name, out=args.out, work=args.work, steps=args.steps, threads=args.threads,
+                          device=args.device)
+    print(json.dumps({k: result[k] for k in ("recipe", "figures", "targets_met", "seconds")}, indent=1))
