@@ -43,7 +43,9 @@ class Recipe:
     model: the preset ({"family", "size"}) and config overrides. training: the Trainer's settings and the data's.
     targets: {figure: (">=" or "<=", value)}: what the lessons and issue targets need of it (checked, reported).
     equal_compute_to: train as many steps as spend the training FLOPs of that recipe (ELECTRA §3.5's
-    comparison), instead of training["steps"]."""
+    comparison), instead of training["steps"].
+    snapshot_at_compute_of: also ship the model as it was at the step where it had spent that recipe's training
+    FLOPs, in the subfolder `equal-compute/` (a comparison at equal compute without a second training run)."""
 
     name: str
     folder: str
@@ -54,6 +56,7 @@ class Recipe:
     training: dict
     targets: dict = field(default_factory=dict)
     equal_compute_to: str | None = None
+    snapshot_at_compute_of: str | None = None
 
     def settings(self, **overrides) -> dict:
         return {**self.training, **{k: v for k, v in overrides.items() if v is not None}}
@@ -68,37 +71,48 @@ RECIPES = {r.name: r for r in (
     Recipe("gpt1-tiny", "gpt1-tiny", "GPT-1 (post-LN causal LM) with byte-level BPE and GPT-1's <start>, <delim> and "
            "<extract> tokens (untrained until fine-tuning, GPT-1 §3.3)", ("01", "03"), "causal_lm",
            dict(family="gpt1", size="tiny", tokenizer="byte_bpe", gpt1_specials=True),
-           dict(_SMALL_LM, steps=3000, dropout=0.1),
+           dict(_SMALL_LM, steps=2500, batch_size=16, dropout=0.1),
            targets={"below_unigram": (">=", 1.5)}),
     Recipe("gpt2-tiny", "gpt2-tiny", "GPT-2 (pre-LN with a final LayerNorm and 1/sqrt(2L) residual init) with "
            "byte-level BPE", ("04",), "causal_lm",
            dict(family="gpt2", size="tiny", tokenizer="byte_bpe"),
-           dict(_SMALL_LM, steps=3000, dropout=0.1),
+           dict(_SMALL_LM, steps=2500, batch_size=16, dropout=0.1),
            targets={"below_unigram": (">=", 1.5)}),
     Recipe("bert-tiny", "bert-tiny", "BERT (post-LN) pretrained with masked LM (15%, 80/10/10) and next sentence "
            "prediction on packed spans of speeches, NotNext from another play", ("02", "03"), "mlm_pair",
            dict(family="bert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
-           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
-           targets={"masked_accuracy": (">=", 0.30), "nsp_accuracy": (">=", 0.75)}),
+           dict(_SMALL_LM, steps=5000, short_steps=1500, short_seq_len=32, span_tokens=62, cut="speeches",
+                speakers=True, rate=0.15, dropout=0.0),
+           targets={"masked_accuracy": (">=", 0.30), "nsp_accuracy": (">=", 0.75)},
+           # Lesson 03 also compares gpt1-tiny with this model as it was when it had spent gpt1-tiny's compute.
+           snapshot_at_compute_of="gpt1-tiny"),
     Recipe("albert-nsp", "sop-nsp/nsp", "ALBERT (E=64, all layers shared) pretrained with masked LM and BERT's "
            "next sentence prediction: one half of ALBERT's Table 5", ("05",), "mlm_pair",
            dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
-           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
+                speakers=True, short_pair_task=False, rate=0.15, dropout=0.0),
            targets={"nsp_accuracy": (">=", 0.70), "sop_accuracy": ("<=", 0.60)}),
     Recipe("albert-sop", "sop-nsp/sop", "ALBERT (E=64, all layers shared) pretrained with masked LM and sentence "
            "order prediction (ALBERT §3.1): the other half of Table 5", ("05",), "mlm_pair",
            dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="sop"),
-           dict(_SMALL_LM, steps=5000, span_tokens=62, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
+                speakers=True, short_pair_task=False, rate=0.15, dropout=0.0),
            targets={"sop_accuracy": (">=", 0.65), "nsp_accuracy": (">=", 0.55)}),
     Recipe("electra-tiny", "electra-tiny", "ELECTRA: a generator (a masked LM of half the width) fills 15% masks "
            "and a discriminator learns replaced-token detection; they share the embeddings (§3.2)", ("06",),
            "electra", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=0.5),
-           dict(_SMALL_LM, steps=5000, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, rate=0.15, dropout=0.0),
            targets={"auc_own": (">=", 0.85), "auc_random": (">=", 0.85), "recall_random": (">=", 0.5)}),
+    Recipe("mlm-sweep", "mlm-sweep", "Results (no model): small BERTs trained from scratch at masking rates 5%, 15%, "
+           "40% and 80%, 3 seeds each, graded on the same held-out 15% masks every 150 steps", ("02",), "mask_sweep",
+           dict(family="bert", size="tiny", tokenizer="wordpiece", num_layers=2),
+           dict(rates=(0.05, 0.15, 0.4, 0.8), seeds=(0, 1, 2), steps=1500, eval_every=150, num_layers=2,
+                batch_size=64, seq_len=32, lr=1e-3)),
     Recipe("electra-mlm", "electra-mlm-same-compute", "A BERT-style masked LM of the ELECTRA discriminator's size, "
            "trained for the same training FLOPs as electra-tiny (ELECTRA §3.5's comparison)", ("06",),
            "masked_lm", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=None),
-           dict(_SMALL_LM, steps=None, rate=0.15, dropout=0.0), equal_compute_to="electra-tiny"),
+           dict(_SMALL_LM, steps=None, short_steps=1500, short_seq_len=32, rate=0.15, dropout=0.0),
+           equal_compute_to="electra-tiny"),
 )}
 
 
@@ -134,6 +148,26 @@ class Plan:
     loss_fn: object = None
 
 
+def short_then_long(short, long, short_steps: int):
+    """One batch function from two: `short` sequences for the first `short_steps` steps, then `long` ones.
+
+    BERT (Appendix A.2) trained 90% of its steps at length 128 and only then at 512: short sequences are cheaper,
+    and here they also get a tiny masked LM off the "unigram plateau" many times sooner. With 32 tokens the
+    neighbours of a [MASK] are a large share of what attention averages over at the start, so the signal to
+    look at them is strong; with 128 it is diluted four times (measured: off the plateau after ~500 steps at
+    length 32, still on it after 1,500 at length 128, pre-LN or post-LN)."""
+    return lambda step: short(step) if step < short_steps else long(step)
+
+
+def masked_lm_only(batches):
+    """The same batches without their pair labels: the pair head gets no loss, only the masked LM trains.
+
+    Used for the short phase of the ALBERT recipes. Measured: with pieces cut anywhere, a pair task trained from
+    the first step kept a tiny model on the unigram plateau about twice as long (its attention is pulled to the
+    seam between the segments before it has learned to look at a [MASK]'s neighbours)."""
+    return lambda step: {k: v for k, v in batches(step).items() if k != "pair_labels"}
+
+
 def _plan(recipe: Recipe, settings: dict) -> Plan:
     from .data.corpus import load_corpus
     from .models import build
@@ -145,27 +179,49 @@ def _plan(recipe: Recipe, settings: dict) -> Plan:
     cfg = model_config(recipe, tokenizer.vocab_size, settings)
     torch.manual_seed(settings["seed"])
     seq, batch, seed = settings["seq_len"], settings["batch_size"], settings["seed"]
-    if recipe.kind == "mlm_pair":
-        model = build(cfg)
+    short_steps, short_seq = settings.get("short_steps", 0), settings.get("short_seq_len", seq)
+    short_batch = batch * seq // short_seq  # the same number of tokens per step
 
-        def make(part, part_seed):
-            docs, plays = tokenized_documents(tokenizer, parts[part], span_tokens=settings["span_tokens"])
-            return masked_lm_batches(tokenizer, seq, batch, documents=docs, groups=plays, pair_task=cfg.pair_task,
-                                     seed=part_seed, rate=settings["rate"])
-        return Plan(model, tokenizer, make("train", seed), make("validation", seed + 1))
+    def two_phase(make):  # make(seq_len, batch_size, seed) -> batch function
+        train = make(seq, batch, seed)
+        if short_steps:
+            short = make(short_seq, short_batch, seed + 2)
+            if not settings.get("short_pair_task", True):
+                short = masked_lm_only(short)
+            train = short_then_long(short, train, short_steps)
+        return train, make(seq, batch, seed + 1)
+
+    if recipe.kind == "mlm_pair":
+        documents = {}
+
+        def make_pairs(part):
+            def make(seq_len, batch_size, part_seed):
+                span = settings["span_tokens"] if seq_len == seq else (seq_len - 3) // 2
+                if (part, span) not in documents:
+                    documents[part, span] = tokenized_documents(tokenizer, parts[part], span_tokens=span,
+                                                                cut=settings.get("cut", "speeches"),
+                                                                speakers=settings.get("speakers", False))
+                docs, plays = documents[part, span]
+                return masked_lm_batches(tokenizer, seq_len, batch_size, documents=docs, groups=plays,
+                                         pair_task=cfg.pair_task, seed=part_seed, rate=settings["rate"])
+            return make
+        train, _ = two_phase(make_pairs("train"))
+        return Plan(build(cfg), tokenizer, train, make_pairs("validation")(seq, batch, seed + 1))
     ids = {part: torch.tensor(tokenizer.encode(parts[part].text)) for part in ("train", "validation")}
     if recipe.kind == "causal_lm":
         return Plan(build(cfg), tokenizer, causal_lm_batches(ids["train"], seq, batch, seed),
                     causal_lm_batches(ids["validation"], seq, batch, seed + 1))
     if recipe.kind == "masked_lm":
-        return Plan(build(cfg, head="masked_lm"), tokenizer,
-                    masked_lm_batches(tokenizer, seq, batch, token_ids=ids["train"], seed=seed, rate=settings["rate"]),
+        train, _ = two_phase(lambda n, b, s: masked_lm_batches(tokenizer, n, b, token_ids=ids["train"], seed=s,
+                                                               rate=settings["rate"]))
+        return Plan(build(cfg, head="masked_lm"), tokenizer, train,
                     masked_lm_batches(tokenizer, seq, batch, token_ids=ids["validation"], seed=seed + 1))
     if recipe.kind == "electra":
         loss_fn = electra_loss_fn(tokenizer.mask_id, tokenizer.vocab_size, tokenizer.special_ids,
                                   rate=settings["rate"])
-        return Plan(build(cfg), tokenizer, plain_batches(tokenizer, seq, batch, ids["train"], seed),
-                    plain_batches(tokenizer, seq, batch, ids["validation"], seed + 1), loss_fn)
+        train, _ = two_phase(lambda n, b, s: plain_batches(tokenizer, n, b, ids["train"], s))
+        return Plan(build(cfg), tokenizer, train, plain_batches(tokenizer, seq, batch, ids["validation"], seed + 1),
+                    loss_fn)
     raise ValueError(f"unknown recipe kind {recipe.kind!r}")
 
 
@@ -179,7 +235,9 @@ def measure(recipe: Recipe, model, tokenizer, *, quick: bool = False) -> dict:
     if recipe.kind == "causal_lm":
         return evaluation.causal_lm_figures(model, tokenizer, parts, max_windows=60 if quick else 400)
     if recipe.kind in ("mlm_pair", "masked_lm"):
-        docs, plays = tokenized_documents(tokenizer, parts["test"], span_tokens=62)
+        docs, plays = tokenized_documents(tokenizer, parts["test"], span_tokens=62,
+                                          cut=recipe.training.get("cut", "speeches"),
+                                          speakers=recipe.training.get("speakers", False))
         figures = evaluation.masked_lm_figures(model, tokenizer, docs, plays, batches=2 if quick else 8)
         if recipe.kind == "mlm_pair":
             for task in ("nsp", "sop"):
@@ -199,23 +257,39 @@ def meets_targets(recipe: Recipe, figures: dict) -> dict[str, bool]:
             for name, (op, value) in recipe.targets.items()}
 
 
-def training_flops_of(recipe: Recipe, settings: dict, steps: int, vocab_size: int) -> float:
-    """Training FLOPs of `steps` steps of this recipe, as lmteach.analysis.compute counts them."""
+def training_flops_of(recipe: Recipe, settings: dict, vocab_size: int) -> float:
+    """Training FLOPs of a recipe's settings (both sequence lengths, if it has a short phase), as
+    lmteach.analysis.compute counts them."""
     from .analysis.compute import training_flops
 
     cfg = model_config(recipe, vocab_size, settings)
     head = "masked_lm" if recipe.kind == "masked_lm" else "pretraining"
-    return training_flops(cfg, steps, settings["batch_size"], settings["seq_len"], head,
-                          mlm_fraction=settings.get("rate", 0.15))
+    steps, seq, batch = settings["steps"], settings["seq_len"], settings["batch_size"]
+    short_steps, short_seq = min(settings.get("short_steps", 0), steps), settings.get("short_seq_len", seq)
+    rate = settings.get("rate", 0.15)
+    return (training_flops(cfg, short_steps, batch * seq // short_seq, short_seq, head, mlm_fraction=rate)
+            + training_flops(cfg, steps - short_steps, batch, seq, head, mlm_fraction=rate))
 
 
-def _steps(recipe: Recipe, settings: dict, vocab_size: int) -> int:
-    if recipe.equal_compute_to is None or settings.get("steps"):
+def _steps(recipe: Recipe, settings: dict, vocab_size: int, compute_of: str | None = None) -> int:
+    """The recipe's number of steps; for an equal-compute recipe (or `compute_of` another recipe), the most
+    steps within the other's training FLOPs."""
+    compute_of = compute_of or recipe.equal_compute_to
+    if compute_of is None or (settings.get("steps") and compute_of == recipe.equal_compute_to):
         return int(settings["steps"])
-    other = RECIPES[recipe.equal_compute_to]
-    other_settings = other.settings()
-    budget = training_flops_of(other, other_settings, other_settings["steps"], vocab_size)
-    return max(1, round(budget / training_flops_of(recipe, settings, 1, vocab_size)))
+    other = RECIPES[compute_of]
+    budget = training_flops_of(other, other.settings(), _tokenizer(other.model).vocab_size)
+    steps = 1
+    if training_flops_of(recipe, {**settings, "steps": 1}, vocab_size) > budget:
+        raise ValueError(f"one step of {recipe.name} costs more than all of {compute_of}")
+    while training_flops_of(recipe, {**settings, "steps": steps * 2}, vocab_size) <= budget:
+        steps *= 2
+    low, high = steps, steps * 2  # the budget lies between: bisect
+    while high - low > 1:
+        middle = (low + high) // 2
+        fits = training_flops_of(recipe, {**settings, "steps": middle}, vocab_size) <= budget
+        low, high = (middle, high) if fits else (low, middle)
+    return low
 
 
 # --- building ---------------------------------------------------------------------------------------------
@@ -249,6 +323,8 @@ def build_recipe(name: str, *, out=None, work=None, steps: int | None = None, th
         torch.set_num_threads(threads)
     settings = recipe.settings(steps=steps)
     out = Path(out) if out is not None else data_dir() / "checkpoints" / recipe.folder
+    if recipe.kind == "mask_sweep":
+        return _build_sweep(recipe, settings, out, log)
     work = Path(work) if work is not None else WORK_ROOT / name
     plan = _plan(recipe, settings)
     settings["steps"] = total = _steps(recipe, settings, plan.tokenizer.vocab_size)
@@ -269,10 +345,17 @@ def build_recipe(name: str, *, out=None, work=None, steps: int | None = None, th
             f"checkpoints in {work}")
     started = time.perf_counter()
     last_save = time.perf_counter()
+    snapshot = None
+    if recipe.snapshot_at_compute_of:
+        snapshot = _steps(recipe, {**settings, "steps": None}, plan.tokenizer.vocab_size,
+                          compute_of=recipe.snapshot_at_compute_of)
 
     def report(event):
         nonlocal last_save
         step = event["step"] + 1
+        if step == snapshot:
+            _ship_snapshot(recipe, plan.model, plan.tokenizer, step, settings, out / "equal-compute")
+            log(f"{name}: step {step}: shipped a snapshot at the compute of {recipe.snapshot_at_compute_of}")
         if step % 100 == 0 or step == total:
             done = step / total
             rate = (time.perf_counter() - started) / max(1, step - first_step)
@@ -301,6 +384,54 @@ def build_recipe(name: str, *, out=None, work=None, steps: int | None = None, th
         op, value = recipe.targets[figure]
         log(f"  target {figure} {op} {value}: {'met' if ok else 'NOT met'} ({figures[figure]:.3f})")
     return result
+
+
+def _build_sweep(recipe: Recipe, settings: dict, out: Path, log) -> dict:
+    """A results recipe: run lessons.bert.mask_rate_sweep and write results.json (atomically) and a README."""
+    from .lessons.bert import mask_rate_sweep
+
+    started = time.perf_counter()
+    sweep = mask_rate_sweep(**settings, log=lambda line: log(f"{recipe.name}: {line}"))
+    result = {"recipe": recipe.name, "settings": settings, "seconds": round(time.perf_counter() - started),
+              "machine": machine(), "built": datetime.date.today().isoformat(),
+              "command": f"python -m lmteach recipe build {recipe.name}"}
+    sweep.update(result)
+    out.mkdir(parents=True, exist_ok=True)
+    temporary = out / ".results.json.tmp"
+    temporary.write_text(json.dumps(sweep, indent=1))
+    os.replace(temporary, out / "results.json")
+    finals = {}
+    for run in sweep["runs"]:
+        finals.setdefault(run["rate"], []).append(run["curve"][-1][1])
+    lines = [f"# {recipe.name}", "", f"{recipe.summary}. Used by lesson 02.", "", "## How it was made", "", "```bash",
+             result["command"], "```", "", f"Built on {result['built']} in {result['seconds'] / 60:.1f} minutes on "
+             f"{result['machine']}.", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in settings.items()]
+    lines += ["", "## Final held-out top-1 behind [MASK] (graded at 15%), per seed", "", "| trained at | seeds | mean |",
+              "|---|---|---|"]
+    lines += [f"| {rate:.0%} | {', '.join(f'{a:.3f}' for a in accs)} | {sum(accs) / len(accs):.3f} |"
+              for rate, accs in sorted(finals.items())]
+    lines += ["", "The curves are in `results.json` (`runs[i].curve`: [step, accuracy]); lesson 02 plots them.", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    log(f"{recipe.name}: wrote {out / 'results.json'}")
+    return {**result, "figures": {f"final_{rate}": sum(a) / len(a) for rate, a in finals.items()}, "targets_met": {}}
+
+
+def _ship_snapshot(recipe: Recipe, model, tokenizer, step: int, settings: dict, out: Path):
+    """The model as it is now (mid-training), in fp16, with a note of what it is."""
+    import copy
+
+    from .training import save_checkpoint
+
+    other = recipe.snapshot_at_compute_of
+    flops = training_flops_of(recipe, {**settings, "steps": step}, tokenizer.vocab_size)
+    note = {"recipe": recipe.name, "snapshot_of": recipe.name, "step": step, "flops": flops,
+            "compute_of": other, "command": f"python -m lmteach recipe build {recipe.name}"}
+    save_checkpoint(out, copy.deepcopy(model).half(), tokenizer=tokenizer, step=step, extra=note)
+    (out / "README.md").write_text(
+        f"# {recipe.name} at the compute of {other}\n\n{recipe.name} as it was after {step:,} of its "
+        f"{settings['steps']:,} steps, when its training had cost {flops:.3g} FLOPs: the training FLOPs of "
+        f"`{other}` (lmteach.analysis.compute). Written by the same build: `{note['command']}`.\n")
 
 
 def ship(recipe: Recipe, model, tokenizer, trainer, out: Path, result: dict):
@@ -353,7 +484,11 @@ def list_recipes() -> list[dict]:
     for recipe in RECIPES.values():
         folder = data_dir() / "checkpoints" / recipe.folder
         try:
-            extra = read_info(folder).get("extra", {})
+            if recipe.kind == "mask_sweep":
+                extra = json.loads((folder / "results.json").read_text())
+                extra["figures"] = {}
+            else:
+                extra = read_info(folder).get("extra", {})
         except FileNotFoundError:
             extra = {}
         rows.append({"name": recipe.name, "folder": str(folder), "lessons": recipe.lessons,

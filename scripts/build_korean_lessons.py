@@ -43,7 +43,7 @@ NARRATION = KOREAN / "narration"
 
 # Lessons whose Korean version must be complete (every Markdown cell translated, claims and exercises in the
 # message catalogue). Add a lesson here once its narration file is done.
-TRANSLATED = ("00",)
+TRANSLATED = ("00", "01", "02", "03", "04", "05", "06", "07")
 
 LANGUAGE_CELL_TAG = "lmteach-language"  # = lmteach.i18n.LANGUAGE_CELL_TAG
 LANGUAGE_CELL = """\

@@ -181,6 +181,34 @@ def build_next_speech(rng, plays, n):
     return examples
 
 
+def verse_or_prose(text: str):
+    """1 verse, 0 prose, None unclear, read off the edition's line layout (which the task then removes): verse
+    continues every line with a capital letter, prose wraps in mid-sentence. At least 3 lines are needed."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) < 3:
+        return None
+    capitals = sum(line[0].isupper() for line in lines[1:]) / (len(lines) - 1)
+    if capitals == 1.0:
+        return 1
+    if capitals <= 1 / 3:
+        return 0
+    return None
+
+
+def build_verse_prose(rng, plays, n):
+    """Single text: was this speech written in verse or in prose? (1 verse, 0 prose), balanced.
+
+    The label comes from the line breaks, and the text is given on one line, so the model has to hear it:
+    metre, rhyme, vocabulary (prose is for clowns, letters and servants; kings speak verse)."""
+    speeches = [s for scenes in plays.values() for scene in scenes for s in scene if eligible(s)]
+    pools = {label: [s for s in speeches if verse_or_prose(s.text) == label] for label in (0, 1)}
+    per_class = min(n // 2, *(len(pool) for pool in pools.values()))
+    examples = [{"text": flat(s.text), "label": label, "play": s.work}
+                for label in (0, 1) for s in rng.sample(pools[label], per_class)]
+    rng.shuffle(examples)
+    return examples
+
+
 TASKS = {
     "genre": {"kind": "single", "fields": ["text"], "label_names": GENRES,
               "description": "Which genre (First Folio grouping) is the play this speech comes from?"},
@@ -191,18 +219,23 @@ TASKS = {
     "same_play": {"kind": "similarity", "fields": ["text_a", "text_b"],
                   "label_names": ["different_play", "same_play"],
                   "description": "Do these two speeches come from the same play? (symmetric)"},
+    "verse_prose": {"kind": "single", "fields": ["text"], "label_names": ["prose", "verse"],
+                    "description": "Was this speech written in verse or in prose? (the line breaks that "
+                                   "tell are removed)"},
     "next_speech": {"kind": "multiple_choice", "fields": ["context", "choices"],
                     "label_names": ["choice_0", "choice_1", "choice_2", "choice_3"],
                     "description": "Which of the four speeches is spoken right after the context?"},
 }
 
 
-def main() -> None:
+def main(only=None) -> None:
     by_split, genre = load_plays()
     builders = {"genre": lambda rng, plays, n: build_genre(rng, plays, genre, n),
                 "reply": build_reply, "same_play": build_same_play,
-                "next_speech": build_next_speech}
+                "next_speech": build_next_speech, "verse_prose": build_verse_prose}
     for task, build in builders.items():
+        if only and task not in only:
+            continue
         folder = OUT_DIR / task
         folder.mkdir(parents=True, exist_ok=True)
         info = dict(TASKS[task], name=task, splits={}, plays=PLAY_SPLIT)
@@ -225,4 +258,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or None)  # e.g. `python scripts/build_tasks.py verse_prose` rebuilds one task

@@ -8,9 +8,10 @@
 Messages come from two places:
 * the library: every literal passed to `_()`, `N_()`, `gettext()` or `ngettext()` under lmteach/;
 * the lessons whose Korean version must be complete (TRANSLATED in scripts/build_korean_lessons.py): the statement
-  of each `claim(...)` in their code cells, and their exercises' questions, hints and explanations. The code cells
-  are shared by both tracks, so these are translated where they are printed (`lmteach.lesson.claim`,
-  `lmteach.exercises.show/check`).
+  of each `claim(...)` and `definition(...)` in their code cells, the `control=` of each claim, and their exercises'
+  questions, hints and explanations. The code cells are shared by both tracks, so these are translated where they
+  are printed (`lmteach.lesson.claim/definition`, `lmteach.exercises.show/check`). A statement or control that is
+  not a string literal (an f-string, a variable) cannot be looked up in the catalogue: `check` lists it.
 
 Uses Babel (installed with JupyterLab). Translate by editing the .po file (any PO editor works), then `compile`.
 """
@@ -47,21 +48,40 @@ def po_files() -> list[Path]:
     return sorted(LOCALE.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
-def claim_statements(notebook: Path) -> list[tuple[str, int]]:
-    """(statement, cell index) of every claim(...) whose statement is a string literal, in a lesson's code."""
+LESSON_CALLS = {"claim": "a claim of the lesson", "definition": "a definition of the lesson (true by construction)"}
+CONTROL_COMMENT = "the control of a claim of the lesson (what the claim is compared with)"
+
+
+def lesson_messages(notebook: Path) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """The messages a lesson's code prints through the catalogue, and those it cannot: ([(text, cell index, comment)],
+    [where a statement or control is not a string literal]). Collected: the statement (second argument) of every
+    `claim(...)` and `definition(...)` call and the `control=` keyword of every claim."""
     import nbformat
 
-    found = []
+    found, literal_only = [], []
     for i, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
         if cell.cell_type != "code":
             continue
         source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "claim":
-                statement = node.args[1] if len(node.args) >= 2 else None
-                if isinstance(statement, ast.Constant) and isinstance(statement.value, str):
-                    found.append((statement.value, i))
-    return found
+            name = getattr(node.func, "id", getattr(node.func, "attr", None)) if isinstance(node, ast.Call) else None
+            if name not in LESSON_CALLS:
+                continue
+            texts = [(node.args[1] if len(node.args) >= 2 else None, LESSON_CALLS[name])]
+            texts += [(kw.value, CONTROL_COMMENT) for kw in node.keywords if kw.arg == "control"]
+            for value, comment in texts:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found.append((value.value, i, comment))
+                elif value is not None and not (isinstance(value, ast.Constant) and value.value is None):
+                    literal_only.append(f"notebooks/{notebook.name}, cell {i}: {name}(...) with a "
+                                        f"{'control' if comment == CONTROL_COMMENT else 'statement'} that is not a "
+                                        f"string literal cannot be translated: {ast.unparse(value)[:80]}")
+    return found, literal_only
+
+
+def claim_statements(notebook: Path) -> list[tuple[str, int]]:
+    """(text, cell index) of every message of a lesson's claims and definitions (see `lesson_messages`)."""
+    return [(text, cell) for text, cell, _comment in lesson_messages(notebook)[0]]
 
 
 def exercise_texts(lesson: str) -> list[tuple[str, str]]:
@@ -93,9 +113,12 @@ def template() -> Catalog:
     lessons = english_lessons()
     for lesson in TRANSLATED:
         notebook = lessons[lesson]
-        for statement, cell in claim_statements(notebook):
-            catalog.add(statement, locations=[(f"notebooks/{notebook.name}", cell)],
-                        auto_comments=["a claim of the lesson"])
+        for text, cell, comment in lesson_messages(notebook)[0]:
+            known = catalog.get(text)
+            if known is not None:  # the same text twice (a control shared by two claims): one message, every place
+                known.locations.append((f"notebooks/{notebook.name}", cell))
+                continue
+            catalog.add(text, locations=[(f"notebooks/{notebook.name}", cell)], auto_comments=[comment])
         module = exercise_module(lesson)
         for text, exercise_id in exercise_texts(lesson):
             catalog.add(text, locations=[(f"lmteach/exercises/{module}", 0)], auto_comments=[f"exercise {exercise_id}"])
@@ -155,6 +178,9 @@ def problems() -> tuple[list[str], list[str]]:
     lacks, leaves untranslated or marks fuzzy. Notes: other messages not translated yet (shown in English)."""
     failures, notes = [], []
     pot = template()
+    lessons = english_lessons()
+    for lesson in TRANSLATED:  # a message the catalogue cannot hold shows in English in the Korean lesson
+        notes += lesson_messages(lessons[lesson])[1]
     for path in po_files():
         catalog = read(path)
         name = path.relative_to(ROOT)

@@ -1,11 +1,10 @@
-"""Lesson 05 (ALBERT): the embedding calculator, layer-transition measurements, NSP/SOP cross-evaluation,
-the shipped NSP/SOP checkpoints and the exercises."""
+"""Lesson 05 (ALBERT): the embedding calculator, layer-transition measurements, NSP/SOP cross-evaluation
+(Table 5), the pair builder in SOP mode and the exercises. The shipped NSP/SOP checkpoints are checked in
+tests/test_shipped_checkpoints.py; pair accuracy against an oracle in tests/test_evaluation.py."""
 
 from __future__ import annotations
 
 import math
-import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,11 +12,7 @@ import torch
 import lmteach as lt
 from lmteach import exercises
 from lmteach.analysis import layer_similarity as ls
-from lmteach.objectives import make_sop_batch
 from lmteach.widgets.embedding_calculator import EmbeddingCalculator, embedding_params
-
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "sop-nsp"
-
 
 class TinyTokenizer:
     """Just the ids the pair builders need, and a whitespace encoder."""
@@ -120,65 +115,47 @@ DOCS_TEXT = [["to be or not", "that is the question", "whether tis nobler", ""],
              ["friends romans countrymen", "lend me your ears", "i come to bury caesar"]]
 
 
-def test_tokenized_documents_drops_empty_segments_and_short_documents():
-    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer(), max_segment_tokens=3)
-    assert len(docs) == 3  # "alone" has a single segment
-    assert len(docs[0]) == 3  # the empty speech is gone
-    assert all(len(segment) <= 3 for doc in docs for segment in doc)
+def token_documents(tokenizer):
+    """DOCS_TEXT as documents of token ids (empty speeches dropped, documents without a pair dropped) and plays."""
+    docs = [[tokenizer.encode(s) for s in doc if s] for doc in DOCS_TEXT]
+    kept = [i for i, doc in enumerate(docs) if len(doc) >= 2]
+    return [docs[i] for i in kept], [f"play {i}" for i in kept]
 
 
-def test_pair_eval_set_is_fixed_and_sized():
-    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
-    a = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=70, batch_size=32, max_len=10, seed=3)
-    b = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=70, batch_size=32, max_len=10, seed=3)
-    assert [len(x["labels"]) for x in a] == [32, 32, 6]
-    assert all(torch.equal(x["input_ids"], y["input_ids"]) for x, y in zip(a, b))
-    assert max(x["input_ids"].shape[1] for x in a) <= 10
-    labels = torch.cat([x["labels"] for x in a])
-    assert 0 < labels.float().mean() < 1
-    with pytest.raises(ValueError, match="nsp"):
-        ls.pair_eval_set(docs, TinyTokenizer(), "mlm")
-
-
-def test_pair_accuracy_scores_a_constant_head_by_label_share():
-    model = tiny_albert("nsp")
-    with torch.no_grad():  # a head that always says 0 (IsNext / in order)
-        model.pair_head.weight.zero_()
-        model.pair_head.bias.copy_(torch.tensor([1.0, 0.0]))
-    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
-    batches = ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=64, max_len=12)
-    share_of_zero = float(torch.cat([b["labels"] for b in batches]).eq(0).float().mean())
-    assert ls.pair_accuracy(model, batches) == pytest.approx(share_of_zero)
+def constant_head(model, answer):
+    """Make the pair head always answer `answer` (0 = IsNext / in order, 1 = NotNext / swapped)."""
     with torch.no_grad():
-        model.pair_head.bias.copy_(torch.tensor([0.0, 1.0]))
-    assert ls.pair_accuracy(model, batches) == pytest.approx(1 - share_of_zero)
+        model.pair_head.weight.zero_()
+        model.pair_head.bias.copy_(torch.tensor([1.0, 0.0] if answer == 0 else [0.0, 1.0]))
+    return model
 
 
-def test_cross_evaluate_and_table():
-    docs = ls.tokenized_documents(DOCS_TEXT, TinyTokenizer())
-    sets = {"NSP": ls.pair_eval_set(docs, TinyTokenizer(), "nsp", size=16, max_len=12),
-            "SOP": ls.pair_eval_set(docs, TinyTokenizer(), "sop", size=16, max_len=12)}
-    results = ls.cross_evaluate({"NSP-trained": tiny_albert("nsp"), "SOP-trained": tiny_albert("sop")}, sets)
-    assert set(results) == {"NSP-trained", "SOP-trained"}
-    assert all(0.0 <= acc <= 1.0 for row in results.values() for acc in row.values())
-    table = ls.cross_table_html(results, paper=ls.ALBERT_TABLE5)
-    assert "78.9" in table and f"{100 * results['SOP-trained']['NSP']:.1f}" in table
+def test_cross_evaluate_grades_every_head_on_both_tasks_with_the_same_pairs():
+    from lmteach.lessons.albert import cross_evaluate
+
+    docs, plays = token_documents(TinyTokenizer())
+    models = {"NSP-trained": constant_head(tiny_albert("nsp"), 0), "SOP-trained": constant_head(tiny_albert("sop"), 0),
+              "says swapped": constant_head(tiny_albert("sop"), 1)}
+    results = cross_evaluate(models, TinyTokenizer(), docs, plays, pairs=64, seq_len=12)
+    assert set(results) == set(models) and all(set(row) == {"NSP", "SOP"} for row in results.values())
+    # An NSP head and an SOP head that both always say 0 score the same: the pairs do not depend on the model.
+    assert results["NSP-trained"] == results["SOP-trained"]
+    # Always 0 and always 1 split the pairs between them: the label shares, about half each.
+    for task in ("NSP", "SOP"):
+        assert results["SOP-trained"][task] + results["says swapped"][task] == pytest.approx(1.0)
+        assert 0.3 < results["SOP-trained"][task] < 0.7
 
 
-@pytest.mark.skipif(not (CHECKPOINTS / "sop" / "config.json").exists(), reason="NSP/SOP checkpoints not shipped")
-@pytest.mark.parametrize("task", ["nsp", "sop"])
-def test_shipped_checkpoints_load_small_and_record_their_command(task):
-    folder = CHECKPOINTS / task
-    size = sum(f.stat().st_size for f in folder.iterdir())
-    assert size < 3_000_000
-    model, info = lt.load_checkpoint(folder)
-    assert info["cfg"].pair_task == task and info["cfg"].sharing == "all"
-    assert f"--task {task}" in info["extra"]["command"]
-    tok = info["tokenizer_obj"]
-    docs = [[tok.encode("Who is there?"), tok.encode("Nay, answer me.")]] * 2
-    batch = make_sop_batch(docs, 4, random.Random(0), max_len=16, cls_id=tok.cls_id,
-                           sep_id=tok.sep_id, pad_id=tok.pad_id)
-    assert 0.0 <= ls.pair_accuracy(model.float(), [batch]) <= 1.0
+def test_cross_table_shows_ours_beside_the_papers():
+    from lmteach.lessons.albert import ALBERT_TABLE5, cross_table_html
+
+    results = {"NSP-trained": {"NSP": 0.912, "SOP": 0.5}, "SOP-trained": {"NSP": 0.75, "SOP": 0.871}}
+    table = cross_table_html(results, paper=ALBERT_TABLE5)
+    for number in ("91.2", "50.0", "75.0", "87.1", "90.5", "52.0", "78.9", "86.5"):
+        assert f"<td>{number}</td>" in table
+    assert table.index("91.2") < table.index("90.5") < table.index("50.0")  # ours, then the paper's, per task
+    plain = cross_table_html(results)
+    assert "paper" not in plain and "<td>87.1</td>" in plain
 
 
 # --- exercises -------------------------------------------------------------------------------------------------
@@ -223,7 +200,7 @@ def test_drawn_sop_pair_is_two_consecutive_segments_in_order_or_swapped(wordpiec
     from lmteach.objectives import SOP_IN_ORDER, SOP_SWAPPED
     from lmteach.widgets.pair_builder import drawn_pair
 
-    docs = ls.tokenized_documents(DOCS_TEXT, wordpiece)
+    docs, _ = token_documents(wordpiece)
     consecutive = {(tuple(doc[i]), tuple(doc[i + 1])) for doc in docs for i in range(len(doc) - 1)}
     for seed in range(6):
         in_order = drawn_pair(wordpiece, docs, SOP_IN_ORDER, seed, task="sop")
@@ -239,7 +216,7 @@ def test_drawn_sop_pair_is_two_consecutive_segments_in_order_or_swapped(wordpiec
 def test_pair_builder_sop_mode_swaps_segments_flips_label_and_shows_the_sop_head(wordpiece):
     from lmteach.widgets.pair_builder import PairBuilder
 
-    docs = ls.tokenized_documents(DOCS_TEXT, wordpiece)
+    docs, _ = token_documents(wordpiece)
     torch.manual_seed(0)
     cfg = lt.configs.albert("tiny", vocab_size=wordpiece.vocab_size, max_positions=64, hidden_size=32, num_heads=2,
                             ffn_size=64, embedding_size=16, num_layers=2, pair_task="sop")

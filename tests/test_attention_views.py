@@ -11,7 +11,7 @@ import torch
 import lmteach as lt
 from lmteach.analysis.attention import (attention_maps, attention_on_later_tokens, encode_for_attention,
                                         extract_attention, extract_attention_png)
-from lmteach.analysis.finetuning import gpt1_task_model
+from lmteach.training.finetune import task_model
 from lmteach.data.tokenization import load_default
 from lmteach.models.transformer import Gpt1ForTask
 from lmteach.widgets import AttentionCompare, AttentionExplorer, ExtractAttention
@@ -41,7 +41,7 @@ def bert():
 def classifier(gpt):
     """A GPT-1 task model built from the GPT the way lesson 01 builds it (a new linear head on Extract)."""
     torch.manual_seed(2)
-    return gpt1_task_model(gpt[0], "genre").eval()
+    return task_model(gpt[0], "genre").eval()
 
 
 def test_attention_on_later_tokens_is_the_upper_triangle():

@@ -1,16 +1,23 @@
-"""Lesson 02 (BERT): the experiment functions, the three widgets and the exercises."""
+"""Lesson 02 (BERT): the pretraining data (scenes as segments, masked-LM batches with any rate and mix), the
+lesson's measurements (accuracy by mask rate, the mlm-sweep results, the 80/10/10 ablation), the three widgets and
+the exercises. The held-out figures themselves are tested in tests/test_evaluation.py, fine-tuning in
+tests/test_finetune.py, the mlm-sweep recipe's build in tests/test_recipes.py."""
 
-import random
+import json
 
 import pytest
 import torch
+from torch import nn
 
 import lmteach as lt
 from lmteach import exercises
-from lmteach.analysis import mlm_experiments as mx
+from lmteach.analysis.evaluation import pair_accuracy
 from lmteach.data.corpus import load_corpus
 from lmteach.data.tokenization import load_default
+from lmteach.lessons import bert as lesson
+from lmteach.models.transformer import ModelOutput
 from lmteach.objectives import IGNORE_INDEX, Fate
+from lmteach.training import masked_lm_batches, tokenized_documents
 from lmteach.widgets.fill_mask import FillMask, fill_mask_html
 from lmteach.widgets.masking_explorer import MaskingExplorer, corrupt_text
 from lmteach.widgets.pair_builder import PairBuilder, drawn_pair
@@ -22,9 +29,21 @@ def tok():
 
 
 @pytest.fixture(scope="module")
-def docs(tok):
-    train, val = load_corpus().split(0.9, seed=0)
-    return mx.tokenized_documents(tok, train, max_documents=12), mx.tokenized_documents(tok, val, max_documents=6)
+def parts():
+    return load_corpus().split_by_play()
+
+
+def a_few_scenes_per_play(documents, plays, per_play):
+    chosen = [i for i in range(len(documents)) if plays[:i].count(plays[i]) < per_play]
+    return [documents[i] for i in chosen], [plays[i] for i in chosen]
+
+
+@pytest.fixture(scope="module")
+def docs(tok, parts):
+    """(documents, plays) to continue training on (validation plays) and held out (test plays): a few scenes of
+    each play, so NotNext segments can come from another play."""
+    return (a_few_scenes_per_play(*tokenized_documents(tok, parts["validation"]), per_play=2),
+            a_few_scenes_per_play(*tokenized_documents(tok, parts["test"]), per_play=2))
 
 
 @pytest.fixture(scope="module")
@@ -35,137 +54,152 @@ def small_bert(tok):
     return lt.build(cfg).eval()
 
 
-# --- experiments -------------------------------------------------------------------------------------------------
+# --- the pretraining data -----------------------------------------------------------------------------------------
 
-def test_tokenized_documents_keep_only_documents_with_a_pair(tok, docs):
-    train_docs, _ = docs
-    assert all(len(doc) >= 2 and all(seg for seg in doc) for doc in train_docs)
-    assert all(isinstance(t, int) for t in train_docs[0][0])
+def _speeches(corpus, speakers=False):
+    return [[f"{s.speaker}: {s.text}" if speakers and s.speaker else s.text for s in scene]
+            for scene in corpus.speeches_by_document()]
 
 
-@pytest.mark.parametrize("mix", [mx.BERT_MIX, mx.MASK_ONLY_MIX])
-def test_pretraining_batches_follow_the_rate_and_mix(tok, docs, mix):
-    batch = mx.pretraining_batches(tok, docs[0], 64, 32, seed=3, rate=0.4, mix=mix)(0)
+def test_tokenized_documents_keep_one_speech_per_segment_and_the_play(tok, parts):
+    corpus = parts["test"]
+    documents, plays = tokenized_documents(tok, corpus, max_documents=8)
+    # By hand: each scene's speeches, encoded, empty ones dropped; scenes with fewer than two dropped.
+    expected = [[ids for ids in (tok.encode(text) for text in scene) if ids] for scene in _speeches(corpus)[:8]]
+    kept = [i for i, scene in enumerate(expected) if len(scene) >= 2]
+    assert 0 < len(kept) < 8  # the first scenes include one-speech prologues, which are dropped
+    assert documents == [expected[i] for i in kept]
+    assert plays == [corpus.document_works[i] for i in kept]
+    named, _ = tokenized_documents(tok, corpus, max_documents=3, speakers=True)
+    expected = [[ids for ids in (tok.encode(text) for text in scene) if ids]
+                for scene in _speeches(corpus, speakers=True)[:3]]
+    assert named == [scene for scene in expected if len(scene) >= 2]
+    # the speaker's name leads each speech, as the edition prints it
+    scene = next(scene for scene in corpus.speeches_by_document()[:3] if len(scene) >= 2)
+    prefix = tok.encode(f"{scene[0].speaker}:")
+    assert named[0][0][:len(prefix)] == prefix and documents[0][0][:len(prefix)] != prefix
+
+
+def test_tokenized_documents_pack_speeches_or_cut_anywhere(tok, parts):
+    corpus = parts["test"]
+    every = dict(max_documents=6, min_segments=1)  # keep every scene, so the three line up
+    speeches, _ = tokenized_documents(tok, corpus, **every)
+    packed, _ = tokenized_documents(tok, corpus, span_tokens=40, **every)
+    cut, _ = tokenized_documents(tok, corpus, span_tokens=40, cut="anywhere", **every)
+    assert len(speeches) == len(packed) == len(cut) == 6
+    for whole, spans, pieces in zip(speeches, packed, cut):
+        stream = [t for speech in whole for t in speech]
+        assert [t for span in spans for t in span] == stream  # whole speeches, in order, none lost
+        assert len(spans) <= len(whole)
+        # a span is up to 40 tokens, unless a single speech is longer
+        lengths = {len(s) for s in whole}
+        assert all(len(span) <= 40 or len(span) in lengths for span in spans)
+        # cut anywhere: 40-token pieces of the same stream (a short last piece is dropped)
+        assert all(len(piece) == 40 for piece in pieces[:-1]) and min(8, len(stream)) <= len(pieces[-1]) <= 40
+        assert [t for piece in pieces for t in piece] == stream[:sum(map(len, pieces))]
+    with pytest.raises(ValueError, match="cut"):
+        tokenized_documents(tok, corpus, cut="sentences")
+    with pytest.raises(ValueError, match="span_tokens"):
+        tokenized_documents(tok, corpus, cut="anywhere")
+    few, _ = tokenized_documents(tok, corpus, max_documents=6, span_tokens=100_000)
+    assert few == []  # a whole scene in one span: no pair fits, so the scene is dropped
+
+
+@pytest.mark.parametrize("mix", [lesson.BERT_MIX, lesson.MASK_ONLY_MIX])
+def test_masked_lm_batches_follow_the_rate_and_mix(tok, docs, mix):
+    train_docs, train_plays = docs[0]
+    make = masked_lm_batches(tok, 64, 32, documents=train_docs, groups=train_plays, pair_task="nsp", seed=3,
+                             rate=0.4, mix=mix)
+    batch = make(0)
     picked = batch["labels"] != IGNORE_INDEX
     real = batch["attention_mask"].bool() & ~torch.isin(batch["labels"].where(picked, batch["input_ids"]),
                                                         torch.tensor(sorted(tok.special_ids)))
     assert abs(picked.sum().item() / real.sum().item() - 0.4) < 0.03
     masked_share = (batch["input_ids"][picked] == tok.mask_id).float().mean().item()
-    if mix == mx.MASK_ONLY_MIX:
+    if mix == lesson.MASK_ONLY_MIX:
         assert masked_share == 1.0
     else:
         assert 0.7 < masked_share < 0.9
     assert set(batch["pair_labels"].tolist()) <= {0, 1}
-    # reproducible from (seed, step)
-    again = mx.pretraining_batches(tok, docs[0], 64, 32, seed=3, rate=0.4, mix=mix)(0)
-    assert torch.equal(again["input_ids"], batch["input_ids"])
+    assert torch.equal(make(0)["input_ids"], batch["input_ids"])  # reproducible from (seed, step)
 
 
-def test_evaluate_mlm_scores_a_copying_oracle_and_a_random_model(tok, docs, small_bert):
-    class Oracle(torch.nn.Module):
-        """Knows the answers: predicts the original token everywhere (labels are looked up by position)."""
+def test_masked_lm_batches_cut_long_pairs_at_random_ends(tok):
+    long_docs = [[list(range(1000 + 100 * s, 1060 + 100 * s)) for s in range(3)] for _ in range(2)]
 
-        def __init__(self, answers):
-            super().__init__()
-            self.answers = answers
+    def first_tokens(random_truncation):
+        batch = masked_lm_batches(tok, 32, 16, documents=long_docs, groups=["a", "b"], pair_task="sop", seed=0,
+                                  rate=0.01, random_truncation=random_truncation)(0)
+        clean = torch.where(batch["labels"] != IGNORE_INDEX, batch["labels"], batch["input_ids"])
+        return {int(t) % 100 for t in clean[:, 1]}  # where segment A starts, inside its segment
 
-        def forward(self, input_ids, **_):
-            answer = self.answers[tuple(input_ids.shape)]
-            logits = torch.nn.functional.one_hot(answer, tok.vocab_size).float()
-            return type("Out", (), {"prediction_logits": logits})()
-
-    make = mx.pretraining_batches(tok, docs[1], 64, 8, seed=1234)
-    batch = make(0)
-    clean = torch.where(batch["labels"] != IGNORE_INDEX, batch["labels"], batch["input_ids"])
-    oracle = Oracle({tuple(clean.shape): clean})
-    perfect = mx.evaluate_mlm(oracle, tok, docs[1], batches=1, batch_size=8)
-    assert perfect["accuracy"] == 1.0 and perfect["copy_accuracy"] == 1.0 and perfect["masked_accuracy"] == 1.0
-    untrained = mx.evaluate_mlm(small_bert, tok, docs[1], batches=1, batch_size=8)
-    assert untrained["accuracy"] < 0.05
-    assert untrained["loss"] > 7.0  # about ln(4096) = 8.3 for a model that knows nothing
-    assert untrained["predicted_tokens"] == perfect["predicted_tokens"] > 0
-
-
-def test_unigram_baseline_is_the_share_of_the_commonest_token(tok, docs):
-    baseline = mx.unigram_accuracy(docs[0], docs[1], tok)
-    commonest = tok.token_to_id(baseline["token"])
-    tokens = [t for doc in docs[1] for seg in doc for t in seg if t not in tok.special_ids]
-    assert baseline["accuracy"] == pytest.approx(tokens.count(commonest) / len(tokens))
-    assert 0.01 < baseline["accuracy"] < 0.2
+    assert first_tokens(False) == {0}
+    assert len(first_tokens(True)) > 3
 
 
 def test_nsp_accuracy_of_an_untrained_model_is_near_chance(tok, docs, small_bert):
-    accuracy = mx.nsp_accuracy(small_bert, tok, docs[1], pairs=128)
-    assert 0.25 < accuracy < 0.75
+    held_out, plays = docs[1]
+    assert 0.25 < pair_accuracy(small_bert, tok, held_out, plays, "nsp", pairs=128) < 0.75
 
 
-def test_nsp_accuracy_is_perfect_for_a_model_that_knows_the_labels(tok, docs):
-    # A fake model that answers with the labels of the same draw (same rng seed): accuracy must be 1.0.
-    rng = random.Random(99)
-    from lmteach.objectives import make_nsp_batch
-    labels = make_nsp_batch(docs[1], 64, rng, max_len=64, cls_id=tok.cls_id, sep_id=tok.sep_id,
-                            pad_id=tok.pad_id)["labels"]
+# --- lesson 02's measurements -------------------------------------------------------------------------------------
 
-    class Replay(torch.nn.Module):
-        def forward(self, input_ids, **_):
-            logits = torch.nn.functional.one_hot(labels[:len(input_ids)], 2).float()
-            return type("Out", (), {"seq_relationship_logits": logits})()
+class CopyLeft(nn.Module):
+    """A masked LM that guesses each token is the one on its left: right wherever the left neighbour is shown and
+    repeats the token, so it loses exactly the positions whose left neighbour was hidden too."""
 
-    assert mx.nsp_accuracy(Replay(), tok, docs[1], pairs=64) == 1.0
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))
+        self.vocab_size = vocab_size
 
-
-def test_task_batches_pack_single_and_pair_tasks(tok):
-    from lmteach.data.tasks import load_task
-
-    single = mx.task_batches(tok, load_task("genre", "validation")[:10], 32)
-    assert single[0]["input_ids"][:, 0].eq(tok.cls_id).all() and single[0]["token_type_ids"].max() == 0
-    pair = mx.task_batches(tok, load_task("reply", "validation")[:10], 48)[0]
-    assert pair["token_type_ids"].max() == 1 and pair["input_ids"].shape[1] <= 48
-    assert (pair["input_ids"] == tok.sep_id).sum(dim=1).eq(2).all()
-    drawn = mx.task_batches(tok, load_task("genre", "train")[:50], 32, batch_size=4, seed=1)
-    assert torch.equal(drawn(5)["input_ids"], drawn(5)["input_ids"]) and drawn(5)["labels"].shape == (4,)
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        left = torch.cat([input_ids[:, :1], input_ids[:, :-1]], dim=1)
+        return ModelOutput(prediction_logits=nn.functional.one_hot(left, self.vocab_size).float())
 
 
-def test_classifier_from_pretrained_copies_the_body(tok, small_bert):
-    classifier = mx.classifier_from_pretrained(small_bert, num_labels=3)
-    assert torch.equal(classifier.body.layers[0].attention.query.weight, small_bert.body.layers[0].attention.query.weight)
-    assert torch.equal(classifier.body.pooler.weight, small_bert.body.pooler.weight)
-    assert classifier.classifier.out_features == 3
-    classifier.body.pooler.weight.data.add_(1.0)  # a copy: the pretrained model is untouched
-    assert not torch.equal(classifier.body.pooler.weight, small_bert.body.pooler.weight)
+def test_accuracy_by_mask_rate_falls_as_less_context_is_left(tok):
+    # Segments of one repeated token: a guess from the left neighbour is right unless that neighbour is masked.
+    documents = [[[200 + 10 * d + s] * 30 for s in range(4)] for d in range(4)]
+    by_rate = lesson.accuracy_by_mask_rate(CopyLeft(tok.vocab_size), tok, documents, ["a", "a", "b", "b"],
+                                           rates=(0.05, 0.3, 0.6), batches=2)
+    assert list(by_rate) == [0.05, 0.3, 0.6]
+    for rate, accuracy in by_rate.items():  # left neighbour shown: about 1 - rate (minus the segment starts)
+        assert accuracy == pytest.approx((1 - rate) * 29 / 30, abs=0.05)
+    assert by_rate[0.05] > by_rate[0.3] > by_rate[0.6]
 
 
-def test_finetune_classifier_learns_and_reports_the_baseline(tok, small_bert):
-    result = mx.finetune_classifier(small_bert, tok, "genre", steps=3, batch_size=8, seq_len=32, max_train=200,
-                                    max_eval=64)
-    assert 0.0 <= result["accuracy"] <= 1.0
-    assert result["majority_baseline"] >= 1 / 3
-    assert len(result["history"].losses) == 3
+def _sweep():
+    """A small hand-made sweep in the format of the mlm-sweep recipe's results.json."""
+    runs = []
+    for seed, bonus in ((0, 0.0), (1, 0.02)):
+        runs.append({"rate": 0.15, "seed": seed, "curve": [[10, 0.05 + bonus], [20, 0.20 + bonus]]})
+        runs.append({"rate": 0.8, "seed": seed, "curve": [[10, 0.04 + bonus], [20, 0.10 + bonus]]})
+    return {"settings": {"rates": [0.15, 0.8], "seeds": [0, 1]}, "runs": runs}
 
 
-def test_sweep_json_round_trip(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text('{"settings": {"steps": 1}, "results": [{"rate": 0.15, "accuracy": 0.2}]}')
-    assert mx.load_sweep(path)["results"][0]["rate"] == 0.15
+def test_sweep_results_read_back_by_rate_seed_and_step(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_sweep()))
+    sweep = lesson.load_sweep(path)
+    curves = lesson.sweep_curves(sweep)
+    assert list(curves) == [0.15, 0.8]
+    assert curves[0.15] == {"steps": [10, 20], "by_seed": {0: [0.05, 0.20], 1: [0.07, 0.22]}}
+    assert lesson.accuracy_at(sweep, 0.8) == pytest.approx([0.10, 0.12])
+    assert lesson.accuracy_at(sweep, 0.15, step=10) == pytest.approx([0.05, 0.07])
+    assert lesson.sweep_png(sweep)[:4] == b"\x89PNG"
 
 
-def test_ship_checkpoint_halves_the_weights_and_drops_the_optimizer(tmp_path, tok, small_bert):
-    from lmteach.training import load_checkpoint, save_checkpoint
-
-    optimizer = torch.optim.AdamW(small_bert.parameters())
-    small_bert(input_ids=torch.tensor([[2, 50, 3]]), labels=torch.tensor([[-100, 50, -100]])).loss.backward()
-    optimizer.step()
-    save_checkpoint(tmp_path / "full", small_bert, tokenizer=tok, optimizer=optimizer)
-    mx.ship_checkpoint(tmp_path / "full", tmp_path / "small")
-    assert not (tmp_path / "small" / "optimizer.safetensors").exists()
-    full_size = (tmp_path / "full" / "model.safetensors").stat().st_size
-    assert (tmp_path / "small" / "model.safetensors").stat().st_size < 0.6 * full_size
-    model, info = load_checkpoint(tmp_path / "small")
-    assert info["tokenizer_obj"].vocab_size == tok.vocab_size
-    weight = model.body.layers[0].feed_forward.up.weight
-    assert weight.dtype == torch.float32
-    assert torch.allclose(weight, small_bert.body.layers[0].feed_forward.up.weight, atol=1e-3)
-    small_bert.float()
+def test_mix_ablation_trains_copies_with_each_mix(tok, docs, small_bert):
+    (train_docs, train_plays), (eval_docs, eval_plays) = docs
+    before = {k: v.clone() for k, v in small_bert.state_dict().items()}
+    rows = lesson.mix_ablation(small_bert, tok, train_docs, eval_docs, train_plays, eval_plays, steps=2, seeds=(0,),
+                               batch_size=4, seq_len=32, eval_batches=1)
+    assert [(r["mix"], r["seed"]) for r in rows] == [("start", None), ("80/10/10", 0), ("[MASK] only", 0)]
+    for row in rows:
+        assert all(0.0 <= row[k] <= 1.0 for k in ("masked_accuracy", "kept_accuracy", "copy_accuracy"))
+    assert rows[1] != rows[2]  # the two mixes trained differently
+    assert all(torch.equal(v, before[k]) for k, v in small_bert.state_dict().items())  # copies were trained
 
 
 # --- widgets -------------------------------------------------------------------------------------------------------
@@ -207,7 +241,7 @@ def test_masking_explorer_redraws_on_every_control(tok):
 
 def test_drawn_pair_has_the_asked_label_and_segments(tok, docs):
     for label in (0, 1):
-        example = drawn_pair(tok, docs[1], label, seed=5)
+        example = drawn_pair(tok, docs[1][0], label, seed=5)
         assert example["labels"] == label
         ids, types = example["input_ids"], example["token_type_ids"]
         assert ids[0] == tok.cls_id and ids[-1] == tok.sep_id and ids.count(tok.sep_id) == 2
@@ -216,7 +250,7 @@ def test_drawn_pair_has_the_asked_label_and_segments(tok, docs):
 
 
 def test_pair_builder_draws_and_packs_typed_text(tok, docs, small_bert):
-    builder = PairBuilder(tok, docs[1], model=small_bert)
+    builder = PairBuilder(tok, docs[1][0], model=small_bert)
     assert builder.widget._dom_classes == ("lmteach-pair-builder",)
     assert "IsNext" in builder.output.value and "P(IsNext)" in builder.verdict.value
     builder.label.value = 1

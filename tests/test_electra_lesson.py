@@ -1,18 +1,20 @@
-"""Lesson 06 (ELECTRA): compute counting, detection measurements, the walk-through widget, the exercises."""
+"""Lesson 06 (ELECTRA): where the discriminator's gradient arrives, swapping the generator, the generator-size
+sweep, the walk-through widget and the exercises.
 
-import itertools
-from pathlib import Path
+Replaced-token detection itself (`detection_figures`, `roc_auc`) is tested in tests/test_evaluation.py, the FLOP
+counter against PyTorch's in tests/test_compute.py, fine-tuning in tests/test_finetune.py and the shipped
+checkpoints in tests/test_shipped_checkpoints.py."""
 
 import pytest
 import torch
 
 import lmteach as lt
 from lmteach import exercises
-from lmteach.analysis import electra_experiments as ex
+from lmteach.analysis.compute import training_flops
+from lmteach.analysis.evaluation import text_windows
 from lmteach.data.tokenization import load_default
+from lmteach.lessons import electra as lesson
 from lmteach.widgets.electra_walkthrough import ElectraWalkthrough, walk_through
-
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
 @pytest.fixture(scope="module")
@@ -32,106 +34,76 @@ def small_electra(tok):
 
 
 @pytest.fixture(scope="module")
-def windows(tok):
-    ids = torch.randint(5, tok.vocab_size, (4000,), generator=torch.Generator().manual_seed(0))
-    return ex.held_out_windows(tok, ids, count=8, seq_len=24)
+def stream(tok):
+    return torch.randint(5, tok.vocab_size, (4000,), generator=torch.Generator().manual_seed(0))
 
 
-# --- counting compute --------------------------------------------------------------------------------------------
-
-def test_training_flops_include_the_generator_and_come_from_the_one_counter(tok):
-    """The numbers themselves are checked against PyTorch's FlopCounterMode in tests/test_compute.py."""
-    from lmteach.analysis import compute
-
-    cfg = tiny_cfg(tok)
-    steps, batch, seq = 10, 4, 16
-    parts = ex.flops_per_step(cfg, batch, seq)
-    assert parts == compute.flops_by_network(cfg, batch, seq, "electra")
-    assert set(parts) == {"generator", "discriminator"}
-    assert ex.training_flops(cfg, steps, batch, seq) == pytest.approx(steps * sum(parts.values()))
-    # The MLM competitor is the same body with an MLM head; a bigger generator costs more.
-    assert set(ex.flops_per_step(ex.mlm_config(cfg), batch, seq)) == {"masked LM"}
-    bigger = cfg.replace(generator_fraction=1.0)
-    assert ex.training_flops(bigger, steps, batch, seq) > ex.training_flops(cfg, steps, batch, seq)
+@pytest.fixture(scope="module")
+def windows(tok, stream):
+    return text_windows(tok, stream, count=8, seq_len=24)
 
 
-def test_steps_for_flops_matches_the_compute(tok):
-    cfg = tiny_cfg(tok)
-    flops = ex.training_flops(cfg, 300, 16, 32)
-    steps = ex.steps_for_flops(flops, ex.mlm_config(cfg), 16, 32, "mlm")
-    per_step = ex.training_flops(ex.mlm_config(cfg), 1, 16, 32, "mlm")
-    assert abs(steps * per_step - flops) <= per_step / 2
-    with pytest.raises(ValueError, match="rtd"):
-        ex.training_flops(ex.mlm_config(cfg), 1, 1, 1, "rtd")
-    with pytest.raises(ValueError, match="objective"):
-        ex.training_flops(cfg, 1, 1, 1, "gan")
-
-
-# --- measuring ---------------------------------------------------------------------------------------------------
-
-def test_roc_auc_agrees_with_counting_pairs():
-    assert ex.roc_auc(torch.tensor([0.1, 0.2, 0.8, 0.9]), torch.tensor([0, 0, 1, 1])) == 1.0
-    assert ex.roc_auc(torch.tensor([0.9, 0.8, 0.2, 0.1]), torch.tensor([0, 0, 1, 1])) == 0.0
-    assert ex.roc_auc(torch.zeros(6), torch.tensor([0, 1, 0, 1, 0, 1])) == 0.5
-    scores = torch.randint(0, 5, (40,), generator=torch.Generator().manual_seed(1)).float()
-    labels = torch.arange(40) % 3 == 0
-    pairs = [(1.0 if p > n else 0.5 if p == n else 0.0)
-             for p, n in itertools.product(scores[labels].tolist(), scores[~labels].tolist())]
-    assert ex.roc_auc(scores, labels) == pytest.approx(sum(pairs) / len(pairs))
-
-
-def test_detection_report_numbers_are_consistent(tok, small_electra, windows):
-    report = ex.detection_report(small_electra, tok, windows, seed=3)
-    for key in ("generator_accuracy", "replaced_fraction", "discriminator_accuracy", "all_original_accuracy",
-                "auc"):
-        assert 0.0 <= report[key] <= 1.0
-    # ~15% of the tokens are masked and an untrained generator replaces almost all of them.
-    assert 0.75 < report["all_original_accuracy"] < 0.95
-    assert report["replaced_fraction"] > 0.9
-    assert ex.detection_report(small_electra, tok, windows, seed=3) == report  # seeded
-    assert ex.mean_report([report, report]) == pytest.approx(report)
-
+# --- not a GAN (§2) -----------------------------------------------------------------------------------------------
 
 def test_no_gradient_reaches_the_generator_from_the_discriminator_loss(tok, small_electra, windows):
-    reach = ex.gradient_reach(small_electra, tok, windows)
+    reach = lesson.gradient_reach(small_electra, tok, windows)
     assert reach["generator weights with a gradient"] == 0
     assert reach["generator (own weights)"] == 0.0
     assert reach["discriminator (own weights)"] > 0 and reach["shared embeddings"] > 0
     assert all(p.grad is None for p in small_electra.parameters())  # cleaned up afterwards
 
 
+def test_gradient_reach_counts_what_a_backward_pass_leaves(tok, small_electra, windows):
+    """The control: the generator's *own* (MLM) loss does reach the generator; the measurement sees it."""
+    from lmteach.objectives import replaced_token_detection
+
+    step = replaced_token_detection(small_electra.generator, small_electra.discriminator, windows,
+                                    mask_id=tok.mask_id, vocab_size=tok.vocab_size,
+                                    special_ids=sorted(tok.special_ids), rng=torch.Generator().manual_seed(0))
+    step.generator_loss.backward()
+    shared = {id(p) for p in small_electra.discriminator.body.embeddings.parameters()}
+    own = [p for p in small_electra.generator.parameters() if id(p) not in shared]
+    assert sum(p.grad is not None for p in own) > 0
+    small_electra.zero_grad(set_to_none=True)
+    # and gradient_reach's norm is the norm of the discriminator-loss gradient, computed by hand
+    reach = lesson.gradient_reach(small_electra, tok, windows, seed=4)
+    again = replaced_token_detection(small_electra.generator, small_electra.discriminator, windows,
+                                     mask_id=tok.mask_id, vocab_size=tok.vocab_size,
+                                     special_ids=sorted(tok.special_ids), rng=torch.Generator().manual_seed(4))
+    again.discriminator_loss.backward()
+    by_hand = sum(float(p.grad.pow(2).sum()) for p in small_electra.discriminator.body.embeddings.parameters()
+                  if p.grad is not None) ** 0.5
+    small_electra.zero_grad(set_to_none=True)
+    assert reach["shared embeddings"] == pytest.approx(by_hand, rel=1e-5)
+
+
+# --- the generator's size (§3.2) ----------------------------------------------------------------------------------
+
 def test_with_generator_size_keeps_the_discriminator(tok, small_electra):
-    bigger = ex.with_generator_size(small_electra, 1.0)
+    before = {k: v.clone() for k, v in small_electra.state_dict().items()}
+    bigger = lesson.with_generator_size(small_electra, 1.0)
     assert bigger.generator.cfg.hidden_size == small_electra.cfg.hidden_size
     assert small_electra.generator.cfg.hidden_size < small_electra.cfg.hidden_size
     for (name, a), (_, b) in zip(small_electra.discriminator.state_dict().items(),
                                  bigger.discriminator.state_dict().items()):
         assert torch.equal(a, b), name
-    # the new generator reads the same (copied) embeddings
+    # the new generator reads the same (copied) embeddings, and the original model is unchanged
     assert bigger.generator.body.embeddings is bigger.discriminator.body.embeddings
+    assert all(torch.equal(v, before[k]) for k, v in small_electra.state_dict().items())
+    assert bigger.training == small_electra.training
 
 
-def test_pretrain_runs_both_objectives_on_the_same_text(tok):
-    ids = torch.randint(5, tok.vocab_size, (2000,), generator=torch.Generator().manual_seed(0))
-    cfg = tiny_cfg(tok)
-    for objective, head in (("rtd", "Electra"), ("mlm", "MaskedLM")):
-        trainer = ex.pretrain(cfg if objective == "rtd" else ex.mlm_config(cfg), tok, ids, steps=2,
-                              batch_size=2, seq_len=16)
-        assert type(trainer.model).__name__ == head
-        assert len(trainer.history.losses) == 2 and all(l == l for l in trainer.history.losses)
-
-
-def test_compare_finetuning_rows_and_table(tok, small_electra):
-    mlm = lt.build(ex.mlm_config(small_electra.cfg), head="masked_lm")
-    rows = ex.compare_finetuning({"ELECTRA": small_electra.discriminator, "MLM": mlm}, tok, "genre", seeds=(0, 1),
-                                 steps=2, batch_size=4, seq_len=16, max_eval=12)
-    assert [(r["model"], r["seed"]) for r in rows] == [("ELECTRA", 0), ("ELECTRA", 1), ("MLM", 0), ("MLM", 1)]
-    summary = ex.summarise(rows)
-    assert summary["MLM"]["min"] <= summary["MLM"]["mean"] <= summary["MLM"]["max"]
-    table = ex.comparison_html(rows, flops={"ELECTRA": 1e12, "MLM": 1e12})
-    assert "ELECTRA" in table and "seed 1" in table and "1e+12" in table
-    assert ex.sweep_png([{"fraction": f, "generator_accuracy": 0.1, "replaced_fraction": 0.9, "auc": 0.7}
-                         for f in (0.25, 0.5)]).startswith(b"\x89PNG")
+def test_generator_sweep_trains_one_electra_per_size(tok, stream, windows):
+    rows = lesson.generator_sweep(tok, stream, windows, fractions=(0.25, 1.0), steps=2, batch_size=4, seq_len=16,
+                                  eval_seeds=(0,))
+    assert [r["fraction"] for r in rows] == [0.25, 1.0]
+    for row in rows:
+        assert type(row["model"]).__name__ == "Electra"
+        assert row["model"].generator.cfg.hidden_size == int(row["fraction"] * row["model"].cfg.hidden_size)
+        assert row["flops"] == training_flops(row["model"].cfg, 2, 4, 16)  # the one counter, the run's settings
+        assert 0.0 <= row["auc_own"] <= 1.0 and 0.0 <= row["generator_accuracy"] <= 1.0
+    assert rows[1]["flops"] > rows[0]["flops"]  # a bigger generator costs more per step
+    assert lesson.sweep_png(rows)[:4] == b"\x89PNG"
 
 
 # --- the walk-through widget -------------------------------------------------------------------------------------
@@ -175,22 +147,3 @@ def test_walkthrough_controls_redraw(tok, small_electra):
 def test_exercises_accept_right_and_reject_wrong_answers(exercise_id, right, wrong):
     assert exercises.check(exercise_id, right)
     assert not exercises.check(exercise_id, wrong)
-
-
-# --- the shipped checkpoints -------------------------------------------------------------------------------------
-
-@pytest.mark.skipif(not (CHECKPOINTS / "electra-tiny").exists(), reason="electra-tiny not shipped")
-def test_shipped_checkpoints_fit_the_lesson():
-    from lmteach.training import load_checkpoint, read_info
-    electra, info = load_checkpoint(CHECKPOINTS / "electra-tiny")
-    assert type(electra).__name__ == "Electra" and info["cfg"].generator_fraction == 0.25
-    mlm_info = read_info(CHECKPOINTS / "electra-mlm-same-compute")
-    assert mlm_info["head"] == "masked_lm"
-    # same body; the same compute up to one step
-    assert lt.configs.diff(info["cfg"], lt.configs.ModelConfig.from_dict(mlm_info["config"])) == {
-        "generator_fraction": (0.25, None)}
-    electra_flops = ex.training_flops(info["cfg"], info["step"], 16, 32)
-    per_step = ex.training_flops(ex.mlm_config(info["cfg"]), 1, 16, 32, "mlm")
-    assert abs(mlm_info["extra"]["flops"] - electra_flops) <= per_step
-    for path in CHECKPOINTS.glob("electra-*/**/model.safetensors"):
-        assert path.stat().st_size < 3.2e6, path

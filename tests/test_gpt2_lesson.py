@@ -8,7 +8,8 @@ from torch import nn
 
 import lmteach as lt
 from lmteach import exercises
-from lmteach.analysis import norms
+from lmteach.data.bpe import readable
+from lmteach.lessons import gpt2 as lesson
 from lmteach.models.transformer import ModelOutput
 from lmteach.training import causal_lm_batches
 from lmteach.widgets.layernorm_lab import LayerNormLab, placement_config
@@ -28,26 +29,26 @@ def random_batches(seq_len=16, batch_size=4, vocab=64):
 
 
 def test_output_to_input_ratio_compares_the_two_ends():
-    assert norms.output_to_input_ratio({0: 1.0, 1: 5.0, 2: 5.0, 3: 3.0}) == pytest.approx(3.0)
-    assert norms.output_to_input_ratio({0: 2.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 2.0, 5: 4.0, 6: 6.0, 7: 2.0},
+    assert lesson.output_to_input_ratio({0: 1.0, 1: 5.0, 2: 5.0, 3: 3.0}) == pytest.approx(3.0)
+    assert lesson.output_to_input_ratio({0: 2.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 2.0, 5: 4.0, 6: 6.0, 7: 2.0},
                                        fraction=0.25) == pytest.approx(4.0 / 1.5)
 
 
 def test_gradient_norms_have_one_positive_value_per_layer_and_depend_on_placement():
     batches = random_batches()
-    post = norms.gradient_norms_at_init(small_cfg(num_layers=6, norm_placement="post", final_norm=False,
+    post = lesson.gradient_norms_at_init(small_cfg(num_layers=6, norm_placement="post", final_norm=False,
                                                   init_std=32 ** -0.5), batches, num_batches=2, seeds=(0, 1))
-    pre = norms.gradient_norms_at_init(small_cfg(num_layers=6, init_std=32 ** -0.5), batches, num_batches=2,
+    pre = lesson.gradient_norms_at_init(small_cfg(num_layers=6, init_std=32 ** -0.5), batches, num_batches=2,
                                        seeds=(0, 1))
     assert sorted(post) == list(range(6)) and all(v > 0 for v in post.values())
     # The shape of Xiong et al. Figure 3: post-LN's gradients lean toward the output far more than pre-LN's.
-    assert norms.output_to_input_ratio(post) > 1.5 * norms.output_to_input_ratio(pre)
+    assert lesson.output_to_input_ratio(post) > 1.5 * lesson.output_to_input_ratio(pre)
 
 
 def test_gradient_norms_match_a_direct_backward_pass():
     cfg = small_cfg(dropout=0.0, attention_dropout=0.0)
     batches = random_batches()
-    measured = norms.gradient_norms_at_init(cfg, batches, num_batches=1, seeds=(3,),
+    measured = lesson.gradient_norms_at_init(cfg, batches, num_batches=1, seeds=(3,),
                                             weights=("feed_forward.down.weight",))
     torch.manual_seed(3)
     model = lt.build(cfg, head="causal_lm")
@@ -60,21 +61,21 @@ def test_activation_norms_show_residual_growth_and_the_final_norm():
     ids = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(1))
     deep = dict(num_layers=12)
     torch.manual_seed(0)
-    unscaled = norms.activation_norms(lt.build(small_cfg(scale_residual_init=False, **deep)), ids)
+    unscaled = lesson.activation_norms(lt.build(small_cfg(scale_residual_init=False, **deep)), ids)
     torch.manual_seed(0)
-    scaled = norms.activation_norms(lt.build(small_cfg(scale_residual_init=True, **deep)), ids)
+    scaled = lesson.activation_norms(lt.build(small_cfg(scale_residual_init=True, **deep)), ids)
     assert list(unscaled)[:2] == ["embeddings", 0] and 11 in unscaled
     assert unscaled[11] > 1.3 * unscaled[0]         # pre-LN stream grows with depth
     assert scaled[11] / scaled[0] < unscaled[11] / unscaled[0]  # GPT-2's 1/sqrt(2L) slows it
     assert unscaled["final_norm"] == pytest.approx(math.sqrt(32), rel=0.05)  # LayerNorm output: norm sqrt(H)
-    post = norms.activation_norms(lt.build(small_cfg(norm_placement="post", final_norm=False)), ids)
+    post = lesson.activation_norms(lt.build(small_cfg(norm_placement="post", final_norm=False)), ids)
     assert "final_norm" not in post
 
 
 def test_activation_norms_keep_the_last_block_output_not_the_final_norm():
     ids = torch.randint(0, 64, (2, 8))
     model = lt.build(small_cfg()).eval()
-    measured = norms.activation_norms(model, ids)
+    measured = lesson.activation_norms(model, ids)
     with torch.no_grad():
         out = model.body(ids, output_hidden_states=True)
     assert measured["final_norm"] == pytest.approx(float(out.hidden_states[-1].norm(dim=-1).mean()), rel=1e-5)
@@ -105,7 +106,7 @@ class FavoursToken(nn.Module):
 def test_continuation_scores_are_mean_log_probabilities_of_the_continuation_only():
     model = lt.build(small_cfg()).eval()
     tok = WordTokenizer()
-    scores = norms.continuation_scores(model, tok, "ab", ["cd", "efg"], separator="")
+    scores = lesson.continuation_scores(model, tok, "ab", ["cd", "efg"], separator="")
     ids = torch.tensor([tok.encode("abefg")])
     with torch.no_grad():
         log_probs = model(ids).logits.log_softmax(-1)[0]
@@ -116,7 +117,7 @@ def test_continuation_scores_are_mean_log_probabilities_of_the_continuation_only
 
 def test_continuation_scores_cut_long_context_from_the_left():
     model = FavoursToken(token=ord("x") % 64, max_positions=16)
-    scores = norms.continuation_scores(model, WordTokenizer(), "y" * 40, ["xx", "zz"], separator="")
+    scores = lesson.continuation_scores(model, WordTokenizer(), "y" * 40, ["xx", "zz"], separator="")
     assert scores[0] > scores[1]
 
 
@@ -124,24 +125,24 @@ def test_multiple_choice_zero_shot_picks_the_likeliest_choice():
     model = FavoursToken(token=ord("x") % 64)
     examples = [{"context": "q", "choices": ["zz", "xx", "zy"], "label": 1},
                 {"context": "q", "choices": ["xxx", "zzz", "yyy"], "label": 2}]
-    result = norms.multiple_choice_zero_shot(model, WordTokenizer(), examples)
+    result = lesson.multiple_choice_zero_shot(model, WordTokenizer(), examples)
     assert result["predictions"] == [1, 0]
     assert result["accuracy"] == 0.5 and result["chance"] == pytest.approx(1 / 3)
-    pmi = norms.multiple_choice_zero_shot(model, WordTokenizer(), examples, method="pmi")
+    pmi = lesson.multiple_choice_zero_shot(model, WordTokenizer(), examples, method="pmi")
     assert len(pmi["predictions"]) == 2
     with pytest.raises(ValueError):
-        norms.multiple_choice_zero_shot(model, WordTokenizer(), examples, method="sum")
+        lesson.multiple_choice_zero_shot(model, WordTokenizer(), examples, method="sum")
 
 
 def test_binomial_margin():
-    assert norms.binomial_margin(0.25, 500) == pytest.approx(2 * math.sqrt(0.25 * 0.75 / 500))
+    assert lesson.binomial_margin(0.25, 500) == pytest.approx(2 * math.sqrt(0.25 * 0.75 / 500))
 
 
 def test_short_run_losses_and_final_loss():
-    losses = norms.short_run_losses(small_cfg(), random_batches(), lr=3e-3, warmup_steps=0, steps=12, seed=0)
+    losses = lesson.short_run_losses(small_cfg(), random_batches(), lr=3e-3, warmup_steps=0, steps=12, seed=0)
     assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
-    assert norms.final_loss(losses, last=3) < losses[0]
-    assert norms.final_loss([1.0, float("nan")]) == math.inf
+    assert lesson.final_loss(losses, last=3) < losses[0]
+    assert lesson.final_loss([1.0, float("nan")]) == math.inf
 
 
 def test_placement_config_adds_the_final_norm_only_to_pre_ln():
@@ -186,6 +187,62 @@ def test_layernorm_lab_run_button_and_stop():
     lab.stop_button.click()
     lab.wait()
     assert 0 < len(lab.losses["post"]) < 2000 and not lab.run_button.disabled
+
+
+def test_with_foreign_contexts_gives_each_example_another_ones_context():
+    examples = [{"context": f"context {i}", "choices": [f"a{i}", f"b{i}"], "label": i % 2} for i in range(5)]
+    original = [dict(e) for e in examples]
+    foreign = lesson.with_foreign_contexts(examples)
+    assert [e["context"] for e in foreign] == ["context 1", "context 2", "context 3", "context 4", "context 0"]
+    assert [(e["choices"], e["label"]) for e in foreign] == [(e["choices"], e["label"]) for e in examples]
+    assert examples == original  # the examples themselves are left alone
+    shifted = lesson.with_foreign_contexts(examples, shift=2)
+    assert all(f["context"] != e["context"] for f, e in zip(shifted, examples))
+    assert shifted[4]["context"] == "context 1"
+
+
+def test_foreign_contexts_undo_a_zero_shot_win_that_reads_the_context():
+    # A stand-in LM that repeats the last character it saw: it picks the choice that continues its context.
+    class Echo(nn.Module):
+        cfg = small_cfg()
+
+        def forward(self, input_ids):
+            return ModelOutput(logits=5.0 * torch.nn.functional.one_hot(input_ids, 64).float())
+
+    examples = [{"context": c, "choices": ["xx", "yy", "zz"], "label": "xyz".index(c)} for c in "xyzxyz"]
+    assert lesson.multiple_choice_zero_shot(Echo(), WordTokenizer(), examples, separator="")["accuracy"] == 1.0
+    foreign = lesson.with_foreign_contexts(examples)
+    assert lesson.multiple_choice_zero_shot(Echo(), WordTokenizer(), foreign, separator="")["accuracy"] == 0.0
+
+
+DOGS = "the dog. the dog! the dog? the dog, my dog. a dog! " * 30
+
+
+def test_punctuation_variants_appear_only_without_gpt2s_rule():
+    from lmteach.data.bpe import train_bpe
+
+    glued = lesson.punctuation_variants(train_bpe(DOGS, 40, rule="whitespace"))
+    # Splitting at spaces only, BPE spends merges on "dog." "dog!" "dog?" (GPT-2 §2.2's own example).
+    assert {" dog.", " dog!", " dog?", " dog,"} <= set(glued)
+    assert all(any(c.isalpha() for c in t) and any(not c.isalnum() and not c.isspace() for c in t) for t in glued)
+    # GPT-2's rule never merges across letters and punctuation: " dog" is learned once, the marks apart.
+    gpt2 = train_bpe(DOGS, 40, rule="gpt2")
+    assert lesson.punctuation_variants(gpt2) == []
+    assert " dog" in {readable(left + right) for left, right in gpt2.merges}
+
+
+def test_punctuation_variants_on_shakespeare_are_only_contractions_under_gpt2s_rule():
+    from lmteach.data.bpe import train_bpe
+    from lmteach.data.corpus import load_corpus
+
+    text = load_corpus().text[:40000]
+    glued = lesson.punctuation_variants(train_bpe(text, 300, rule="whitespace"))
+    kept = lesson.punctuation_variants(train_bpe(text, 300, rule="gpt2"))
+    # GPT-2's regex keeps English contractions ('s 't 're 've 'm 'll 'd) as words of their own: the only
+    # letter-and-punctuation tokens it can make.
+    assert set(kept) <= {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}
+    assert len(glued) > 3 * len(kept)
+    assert any(t.endswith((",", ".", ";", ":")) and t not in kept for t in glued)  # e.g. "e," or "s."
 
 
 @pytest.mark.parametrize("id, right, wrong", [("04.1", 0.02 / math.sqrt(24), 0.02), ("04.2", "post", "pre"),

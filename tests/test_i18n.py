@@ -129,3 +129,20 @@ def test_korean_plots_use_a_cjk_font_when_installed():
     language("en")
     from matplotlib import rcParams
     assert plots.cjk_font() not in rcParams["font.sans-serif"][:1]  # English: matplotlib's fonts again
+
+
+def test_definitions_and_controls_speak_the_lesson_language(capsys):
+    from lmteach.lesson import definition
+
+    language("ko")
+    definition(True, "a definition the catalogue does not know", 3)
+    claim(True, "a claim the catalogue does not know", 1.5, control="untrained weights")
+    claim(True, "a claim the catalogue does not know", control="untrained weights")
+    out = capsys.readouterr().out
+    assert "≡ 구성상 참: a definition the catalogue does not know  (3)" in out
+    assert "(1.5; 대조군: 학습하지 않은 가중치)" in out and "(대조군: 학습하지 않은 가중치)" in out
+    with pytest.raises(ClaimFailed, match="구성상 .*성립해야 하지만"):
+        definition(False, "no token attends to a later token, in any layer or head", 0.5)
+    language("en")
+    definition(True, "no token attends to a later token, in any layer or head")
+    assert "≡ by construction: no token attends to a later token" in capsys.readouterr().out

@@ -76,6 +76,9 @@ def test_korean_lesson_is_the_english_lesson_with_korean_narration(lesson):
 
 @pytest.mark.parametrize("lesson", track.TRANSLATED)
 def test_translated_lessons_show_claims_and_exercises_in_korean(lesson):
+    """Every claim and definition statement, every claim's control= and every exercise text of a translated lesson
+    has Korean in the catalogue (they are printed by the shared code cells, so only the catalogue can translate
+    them)."""
     pytest.importorskip("babel")
     catalogue = load_script("translations")
     statements = [s for s, _cell in catalogue.claim_statements(LESSONS[lesson])]
@@ -87,11 +90,61 @@ def test_translated_lessons_show_claims_and_exercises_in_korean(lesson):
     assert all(exercises.get(i).question for i in exercises.all_ids() if i.startswith(lesson + "."))
 
 
-def test_korean_narration_uses_the_course_notes_terms():
-    narration = " ".join(track.narration_path(LESSONS["00"]).read_text(encoding="utf-8").split())
-    for term in ("토크나이저(tokenizer)", "바이트 수준 BPE(byte-level BPE", "워드피스(WordPiece", "말뭉치(corpus)",
-                 "다음 문장 예측(next sentence prediction", "문장 순서 예측(sentence order prediction", "병합(merge)"):
+def test_the_catalogue_collects_controls_and_definitions(tmp_path):
+    catalogue = load_script("translations")
+    path = tmp_path / "99_toy.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(
+        'claim(x > 1, "x grew", x, control="x before training")\n'
+        'definition(y == 0, "y is zero by construction", y)\n'
+        'claim(z, f"z is {z}", control=name)')]), path)
+    found, untranslatable = catalogue.lesson_messages(path)
+    assert [(text, cell) for text, cell, _comment in found] == [
+        ("x grew", 0), ("x before training", 0), ("y is zero by construction", 0)]
+    assert len(untranslatable) == 2 and "f'z is {z}'" in untranslatable[0] and "control" in untranslatable[1]
+
+
+# The course notes' terms as each lesson first uses them: the Korean term, the English in parentheses.
+FIRST_USES = {
+    "00": ("토크나이저(tokenizer)", "바이트 수준 BPE(byte-level BPE", "워드피스(WordPiece", "말뭉치(corpus)",
+           "다음 문장 예측(next sentence prediction", "문장 순서 예측(sentence order prediction", "병합(merge)",
+           "대조군(control)"),
+    "01": ("인과* 마스크(causal mask)", "특수 토큰(special token)", "사전학습(pre-training)", "미세조정(fine-tuning)",
+           "보조 언어 모델 손실(auxiliary LM loss)", "층별 학습률(layer-wise learning rate)",
+           "입력 변환(input transformations)", "층 정규화(layer normalization"),
+    "02": ("마스킹 비율(mask rate)", "80/10/10** 규칙(80/10/10 rule)", "**세그먼트 임베딩**(segment embeddings",
+           "**다음 문장 예측**(next sentence prediction", "마스크 언어 모델(masked language model",
+           "전체 단어 마스킹(whole-word masking)", "유니그램 정체 구간(unigram plateau)", "특징 기반(feature-based)",
+           "양방향 LSTM(bidirectional LSTM"),
+    "03": ("단방향(unidirectional)", "양방향(bidirectional)", "레이블 없는 텍스트(unlabeled data)",
+           "**동일 연산량**(equal compute)", "학습 데이터 크기(training data size)", "배치 크기(batch size)",
+           "작업별 미세조정(task-specific fine-tuning)"),
+    "04": ("층 정규화(layer normalization, LayerNorm)", "사전 층 정규화", "**웜업**(warmup)",
+           "마지막 층 정규화(final LayerNorm)", "웹텍스트(WebText)", "제로샷\"(zero-shot)", "잔차 스트림(residual stream)",
+           "셀프 어텐션(self-attention)", "기울기 노름(gradient"),
+    "05": ("**인수분해 임베딩**(factorized embedding parameterization", "**층간 파라미터 공유**(cross-layer parameter sharing",
+           "**문장 순서 예측**(sentence order prediction", "모델 경량화(parameter reduction)", "차원(dimension)"),
+    "06": ("*교체 토큰 탐지*(replaced token detection", "생성자(generator)", "판별자(discriminator)",
+           "생성적 적대 신경망, generative adversarial network", "연산량(compute", "임베딩 공유, shared embeddings"),
+    "07": ("어텐션(attention)", "어텐션 헤드(attention head)", "인과 마스크(causal mask)", "양방향(bidirectional)",
+           "어텐션 맵(attention map)"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(FIRST_USES))
+def test_korean_narration_uses_the_course_notes_terms(lesson):
+    narration = " ".join(track.narration_path(LESSONS[lesson]).read_text(encoding="utf-8").split())
+    for term in FIRST_USES[lesson]:
         assert term in narration, f"the first use of a term names the English in parentheses: {term}"
+
+
+@pytest.mark.parametrize("lesson", track.TRANSLATED)
+def test_korean_headings_match_the_english_cell_for_cell(lesson):
+    """The glossary shows where a term is taught by the Korean lesson's heading in the same place (cell, n-th heading
+    of the cell) as the English heading it points to; a translation that adds or drops a heading would misplace it."""
+    from lmteach.glossary import _headings
+
+    english, korean = LESSONS[lesson], track.korean_path(LESSONS[lesson])
+    assert [(cell, n) for cell, n, _text in _headings(korean)] == [(cell, n) for cell, n, _text in _headings(english)]
 
 
 def test_nbval_collects_the_korean_lessons():
@@ -177,3 +230,23 @@ def test_a_translation_of_a_deleted_cell_is_reported(toy):
     edit_english(toy, lambda nb: nb.cells.pop(2))
     _, pairing = track.build("99", toy)
     assert any("matches no English cell" in p for p in pairing.problems())
+
+
+# --- Korean text a model works on (lesson 00's tiny Korean language model) ------------------------------------------
+def test_a_tiny_char_lm_learns_korean_it_did_not_see():
+    import math
+
+    from lmteach.data.corpus import load_korean
+    from lmteach.lessons.start import korean_split, train_char_lm
+    from lmteach.training.generate import sample
+
+    korean = load_korean()
+    train_text, held_out_text = korean_split(korean)
+    assert "대한민국은 민주공화국이다" in train_text and "대한민국은 민주공화국이다" not in held_out_text
+    assert "이 법은 공포한 날부터 시행한다" in held_out_text and len(held_out_text) > 5000
+    lm = train_char_lm(train_text[:6000], held_out_text[:3000], steps=60, width=32, layers=1, seq_len=32)
+    untrained = lm.held_out_loss(lm.untrained)
+    assert abs(untrained - math.log(lm.tokenizer.vocab_size)) < 0.5  # the control guesses every character alike
+    assert lm.held_out_loss() < untrained - 0.5 and lm.losses[-1] < lm.losses[0]
+    continued = sample(lm.model, lm.tokenizer, "대한민국의", max_new_tokens=20)
+    assert continued.startswith("대한민국의") and len(continued) == len("대한민국의") + 20

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import lmteach as lt
-from lmteach.analysis.finetuning import relative_change_by_layer, weight_snapshot
+from lmteach.training.finetune import relative_change_by_layer, weight_snapshot
 from lmteach.models.params import depth_of, part_of
 from lmteach.objectives import layerwise_lr_groups
 from lmteach.training import layer_of

@@ -37,6 +37,23 @@ def test_opens_with_what_is_learned_and_the_papers(notebook):
     assert ("learn" in text or "you will" in text) and ("paper" in text or "et al" in text), first.source[:300]
 
 
+def _calls(source: str, name: str):
+    import ast
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name:
+            yield node
+
+
+def test_every_claim_names_its_control(notebook):
+    """An empirical claim is compared with a control computed beside it (untrained weights, a foreign context, the
+    other objective) that would fail it; identities and implementation details are `definition(...)` instead."""
+    for cell in code_cells(notebook):
+        for call in _calls(cell.source, "claim"):
+            keywords = {k.arg for k in call.keywords}
+            assert "control" in keywords, f"claim without control=...:\n{cell.source[:500]}"
+
+
 def test_asserts_claims_and_ends_with_checked_exercises(notebook):
     source = "\n".join(c.source for c in code_cells(notebook))
     assert "claim(" in source, "a lesson asserts what it shows"

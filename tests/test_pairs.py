@@ -11,6 +11,7 @@ from lmteach.objectives import (
     make_nsp_example,
     make_sop_batch,
     make_sop_example,
+    pack_segments,
     truncate_pair,
 )
 
@@ -138,3 +139,116 @@ def test_bad_arguments():
             make_nsp_example([[[10], [11]]], 0, 0, rng, max_len=32, cls_id=CLS, sep_id=SEP)
     with pytest.raises(ValueError, match="consecutive segments"):
         make_sop_batch([[[10]], [[11]]], 4, rng, max_len=32, cls_id=CLS, sep_id=SEP, pad_id=PAD)
+
+
+# --- packing speeches into spans (BERT §3: segments are spans of text, not sentences) ----------------------------
+
+def test_pack_segments_is_greedy_in_order_and_loses_nothing():
+    rng = random.Random(0)
+    # Segment i holds tokens 100 * i + k, so a span tells which segments it is made of.
+    segments = [[100 * i + k for k in range(rng.choice([0, 1, 3, 5, 9, 14]))] for i in range(60)]
+    for max_tokens in (1, 4, 10, 16, 40):
+        spans = pack_segments(segments, max_tokens)
+        assert [t for span in spans for t in span] == [t for seg in segments for t in seg]  # in order, all kept
+        assert all(span for span in spans)  # empty segments leave no empty span
+        members = [sorted({t // 100 for t in span}) for span in spans]
+        for span, ids in zip(spans, members):
+            # whole segments only, and only a lone over-long segment exceeds the limit
+            assert len(span) == sum(len(segments[i]) for i in ids)
+            assert len(span) <= max_tokens or len(ids) == 1
+        for span, following in zip(spans, members[1:]):
+            # greedy: the next span's first segment did not fit into this one
+            assert len(span) + len(segments[following[0]]) > max_tokens
+
+
+def test_pack_segments_small_cases():
+    assert pack_segments([[1, 2], [3], [], [4, 5, 6], [7]], 3) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert pack_segments([[1, 2, 3, 4, 5], [6]], 2) == [[1, 2, 3, 4, 5], [6]]
+    assert pack_segments([], 5) == [] and pack_segments([[], []], 5) == []
+    with pytest.raises(ValueError, match="positive"):
+        pack_segments([[1]], 0)
+
+
+# --- cutting at random ends (BERT's create_pretraining_data.py) ----------------------------------------------------
+
+def is_slice(part, whole):
+    return any(whole[i:i + len(part)] == part for i in range(len(whole) - len(part) + 1))
+
+
+def test_truncate_pair_with_rng_cuts_both_ends_and_keeps_the_total():
+    a, b = list(range(100, 130)), list(range(200, 212))
+    front_cuts_a, b_cut_at = [], set()
+    for seed in range(40):
+        cut_a, cut_b = truncate_pair(a, b, 20, random.Random(seed))
+        assert len(cut_a) + len(cut_b) == 20
+        assert is_slice(cut_a, a) and is_slice(cut_b, b)  # contiguous text, in its order
+        assert len(cut_a) == len(cut_b) == 10               # still longest-first
+        front_cuts_a.append(a.index(cut_a[0]))              # tokens A lost at its front (of the 20 it lost)
+        b_cut_at.add("front" if cut_b[0] != b[0] else "back" if cut_b[-1] != b[-1] else "both")
+    # Each token goes from either end with probability 1/2: about 10 of A's 20 from the front, varying.
+    assert 7 < sum(front_cuts_a) / 40 < 13 and len(set(front_cuts_a)) > 4
+    assert {"front", "back"} <= b_cut_at
+    assert truncate_pair(a, b, 20, random.Random(3)) == truncate_pair(a, b, 20, random.Random(3))
+    # Without rng only the ends go: each segment keeps its beginning.
+    cut_a, cut_b = truncate_pair(a, b, 20)
+    assert cut_a == a[:10] and cut_b == b[:10]
+    # Nothing to cut: unchanged, and the rng is not consulted.
+    rng = random.Random(5)
+    assert truncate_pair([1, 2], [3], 8, rng) == ([1, 2], [3]) and rng.random() == random.Random(5).random()
+
+
+@pytest.mark.parametrize("make_batch", [make_nsp_batch, make_sop_batch])
+def test_random_truncation_in_batches(make_batch):
+    documents = [[list(range(1000 * (d + 1) + 100 * s, 1000 * (d + 1) + 100 * s + 40)) for s in range(3)]
+                 for d in range(4)]
+    whole = {tuple(seg) for doc in documents for seg in doc}
+
+    def pieces(random_truncation):
+        batch = make_batch(documents, 64, random.Random(7), max_len=24, cls_id=CLS, sep_id=SEP, pad_id=PAD,
+                           random_truncation=random_truncation)
+        for row in batch["input_ids"].tolist():
+            a, b = split_pair(row)
+            assert len(a) + len(b) == 21
+            yield a, b
+
+    for a, b in pieces(False):  # the ends are cut: each piece is the start of its segment
+        assert any(list(seg[:len(a)]) == a for seg in whole) and any(list(seg[:len(b)]) == b for seg in whole)
+    starts_cut = 0
+    for a, b in pieces(True):
+        assert any(is_slice(a, list(seg)) for seg in whole) and any(is_slice(b, list(seg)) for seg in whole)
+        starts_cut += a[0] % 100 != 0
+    assert starts_cut > 10
+
+
+# --- NotNext from another group (another play) ---------------------------------------------------------------------
+
+def test_groups_make_notnext_come_from_another_group():
+    groups = ["A", "A", "A", "B", "B", "B"]  # documents 0-2 are one play, 3-5 another
+    batch = make_nsp_batch(DOCUMENTS, 600, random.Random(8), max_len=64, cls_id=CLS, sep_id=SEP, pad_id=PAD,
+                           groups=groups)
+    not_next = 0
+    for row, label in enumerate(batch["labels"].tolist()):
+        length = int(batch["attention_mask"][row].sum())
+        a, b = split_pair(batch["input_ids"][row, :length].tolist())
+        if label == 1:
+            not_next += 1
+            assert groups[origin(b[0])[0]] != groups[origin(a[0])[0]]
+    assert not_next > 200
+    # Without groups, another document of the same group is allowed (and, by chance, drawn).
+    plain = make_nsp_batch(DOCUMENTS, 600, random.Random(8), max_len=64, cls_id=CLS, sep_id=SEP, pad_id=PAD)
+    same_group = 0
+    for row, label in enumerate(plain["labels"].tolist()):
+        length = int(plain["attention_mask"][row].sum())
+        a, b = split_pair(plain["input_ids"][row, :length].tolist())
+        same_group += label == 1 and groups[origin(b[0])[0]] == groups[origin(a[0])[0]]
+    assert same_group > 0
+    # One group only: there is nowhere to draw NotNext from.
+    with pytest.raises(ValueError, match="different groups"):
+        for seed in range(20):
+            make_nsp_example(DOCUMENTS, 0, 0, random.Random(seed), max_len=32, cls_id=CLS, sep_id=SEP,
+                             groups=["A"] * 6)
+    # SOP takes groups too (unused: both segments come from one document).
+    sop = make_sop_batch(DOCUMENTS, 8, random.Random(1), max_len=64, cls_id=CLS, sep_id=SEP, pad_id=PAD,
+                         groups=groups)
+    assert torch.equal(sop["input_ids"], make_sop_batch(DOCUMENTS, 8, random.Random(1), max_len=64, cls_id=CLS,
+                                                        sep_id=SEP, pad_id=PAD)["input_ids"])

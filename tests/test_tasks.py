@@ -1,4 +1,4 @@
-"""The four labelled tasks built from the corpus."""
+"""The five labelled tasks built from the corpus."""
 
 import re
 from collections import Counter
@@ -8,7 +8,7 @@ import pytest
 
 from lmteach.data.tasks import SPLITS, TASK_NAMES, load_task, task_info
 
-TEXT_FIELDS = {"genre": ["text"], "reply": ["premise", "hypothesis"],
+TEXT_FIELDS = {"genre": ["text"], "verse_prose": ["text"], "reply": ["premise", "hypothesis"],
                "same_play": ["text_a", "text_b"], "next_speech": ["context", "choices"]}
 
 
@@ -28,7 +28,10 @@ def test_sizes_and_recorded_baselines(task):
         examples = load_task(task, split)
         recorded = info["splits"][split]
         assert recorded["size"] == len(examples)
-        assert (1500 if split == "train" else 450) <= len(examples) <= 3000
+        # verse_prose is limited by how many speeches are clearly verse or clearly prose.
+        smallest = {"train": 1400, "validation": 300, "test": 300} if task == "verse_prose" else \
+            {"train": 1500, "validation": 450, "test": 450}
+        assert smallest[split] <= len(examples) <= 3000
         counts = Counter(e["label"] for e in examples)
         assert [counts.get(i, 0) for i in range(len(info["label_names"]))] == recorded["label_counts"]
         majority = max(counts.values()) / len(examples)
@@ -46,8 +49,9 @@ def test_splits_are_disjoint(task):
     assert len(seen["validation"] & seen["test"]) <= 3
 
 
-def test_genre_split_by_play():
-    plays = {split: {e["play"] for e in load_task("genre", split)} for split in SPLITS}
+@pytest.mark.parametrize("task", ["genre", "verse_prose"])
+def test_single_text_tasks_split_by_play(task):
+    plays = {split: {e["play"] for e in load_task(task, split)} for split in SPLITS}
     assert not plays["train"] & plays["test"] and not plays["train"] & plays["validation"]
     assert not plays["validation"] & plays["test"]
     assert plays["test"] == set(task_info("genre")["plays"]["test"])
@@ -126,3 +130,21 @@ def test_unknown_names_give_clear_errors():
         load_task("sentiment")
     with pytest.raises(ValueError, match="unknown split"):
         load_task("genre", "dev")
+
+
+def test_verse_prose_labels_follow_the_line_layout_and_the_text_hides_it():
+    """The label rule (read off the edition's line breaks) agrees with the corpus, and the examples' one-line
+    text no longer shows the line breaks."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("build_tasks", Path(__file__).parents[1] / "scripts" / "build_tasks.py")
+    build_tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_tasks)
+    assert build_tasks.verse_or_prose("To be, or not to be:\nThat is the question:\nWhether 'tis nobler") == 1
+    assert build_tasks.verse_or_prose("I have drunk but one cup\nto-night, and that was\ncraftily qualified") == 0
+    assert build_tasks.verse_or_prose("One line only") is None
+    from lmteach.data.corpus import load_corpus
+    layout = {" ".join(s.text.split()): build_tasks.verse_or_prose(s.text) for s in load_corpus().speeches}
+    for example in load_task("verse_prose", "test"):
+        assert layout[example["text"]] == example["label"]

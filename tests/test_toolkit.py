@@ -10,7 +10,7 @@ import torch
 import lmteach as lt
 from lmteach.analysis.attention import attention_links_svg, attention_maps, head_roles, mask_png
 from lmteach.data.tokenization import load_default
-from lmteach.lesson import ClaimFailed, claim, pick
+from lmteach.lesson import ClaimFailed, claim, definition, pick
 from lmteach.training.batches import causal_lm_batches
 from lmteach.training.trainer import Trainer
 from lmteach.widgets import AttentionExplorer, BPEStepper, TokenizerComparison, TrainingDashboard
@@ -158,6 +158,21 @@ def test_claims_and_quick_mode(monkeypatch, capsys):
     assert pick(full=100, quick=10) == 10
     monkeypatch.setenv("LMTEACH_QUICK", "0")
     assert pick(full=100, quick=10) == 100
+
+
+def test_claims_name_their_control_and_definitions_say_they_hold_by_construction(capsys):
+    claim(True, "the pretrained model beats the control", 0.81, 0.52, control="the same network from scratch")
+    assert "✔ the pretrained model beats the control  (0.81, 0.52; control: the same network from scratch)" \
+        in capsys.readouterr().out
+    claim(True, "it beats chance", control="always guessing the commonest label")
+    assert "(control: always guessing the commonest label)" in capsys.readouterr().out
+    with pytest.raises(ClaimFailed, match="beats the control.*0.5.*control: from scratch"):
+        claim(False, "the pretrained model beats the control", 0.5, 0.52, control="from scratch")
+    definition(True, "the causal mask hides the future", 0)
+    printed = capsys.readouterr().out
+    assert "≡ by construction: the causal mask hides the future  (0)" in printed and "✔" not in printed
+    with pytest.raises(ClaimFailed, match="by construction, .LayerNorm.*should hold.*5.6"):
+        definition(False, "LayerNorm's output has length sqrt(H)", 5.6)
 
 
 def test_exercise_registry_checks_answers(capsys):

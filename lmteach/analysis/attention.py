@@ -113,7 +113,7 @@ def extract_attention(model, tokenizer, text: str, text_pair: str | None = None)
     softmax over the labels (classification and entailment models; else None)}."""
     if not isinstance(model, Gpt1ForTask):
         raise ValueError(f"extract_attention needs a GPT-1 task model (Gpt1ForTask, e.g. from "
-                         f"analysis.finetuning.finetune(...).model), got {type(model).__name__}")
+                         f"lmteach.training.finetune.finetune(...).model), got {type(model).__name__}")
     maps = attention_maps(model, tokenizer, text, text_pair)
     probabilities = None
     if model.task in ("classification", "entailment"):
@@ -247,6 +247,14 @@ def head_roles(maps: AttentionMaps, special_tokens=("[CLS]", "[SEP]")) -> list[d
                      (("previous", previous), ("self", self_), ("special", special), ("same_word", same_word))}
             rows.append({"layer": layer, "head": head, **share, "role": max(share, key=share.get)})
     return rows
+
+
+def head_role_shares(model, tokenizer, sentences) -> dict[str, np.ndarray]:
+    """`head_roles` averaged over several sentences: {"previous" | "self" | "special" | "same_word": [heads]},
+    one share per head (layer-major), for claims about what a model's heads do."""
+    per_sentence = [head_roles(attention_maps(model, tokenizer, s)) for s in sentences]
+    return {role: np.mean([[head[role] for head in heads] for heads in per_sentence], axis=0)
+            for role in ("previous", "self", "special", "same_word")}
 
 
 def _word_index(tokens, i):

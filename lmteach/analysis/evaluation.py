@@ -109,17 +109,21 @@ def mlm_logits(model, batch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def masked_lm_figures(model, tokenizer, documents, groups=None, *, seq_len: int = 128, batches: int = 8,
-                      batch_size: int = 64, seed: int = 1234, rate: float = 0.15, mix=(0.8, 0.1, 0.1)) -> dict:
+def masked_lm_figures(model, tokenizer, documents=None, groups=None, *, token_ids=None, seq_len: int = 128,
+                      batches: int = 8, batch_size: int = 64, seed: int = 1234, rate: float = 0.15,
+                      mix=(0.8, 0.1, 0.1)) -> dict:
     """Held-out masked-LM numbers with the same masks for every model (same seed, rate and mix), on
-    [CLS] A [SEP] B [SEP] inputs of `documents` (give held-out ones).
+    [CLS] A [SEP] B [SEP] inputs of `documents`, or [CLS] window [SEP] inputs of a 1-D `token_ids` stream
+    (give held-out ones).
 
     masked_accuracy: top-1 behind [MASK], the headline number. accuracy / loss: over every picked position.
     kept_accuracy: at picked-but-unchanged positions (the answer is in plain view). copy_accuracy: on clean
     input (no [MASK] anywhere, what fine-tuning feeds the model), how often the top guess at a token is that
     token. unigram_accuracy: always guessing the commonest token, at the same [MASK] positions."""
-    make = masked_lm_batches(tokenizer, seq_len, batch_size, documents=documents, groups=groups, pair_task="nsp",
-                             seed=seed, rate=rate, mix=mix)
+    if (documents is None) == (token_ids is None):
+        raise ValueError("give either documents (sentence pairs) or token_ids (windows of text)")
+    make = masked_lm_batches(tokenizer, seq_len, batch_size, documents=documents, groups=groups, token_ids=token_ids,
+                             pair_task="nsp" if documents is not None else None, seed=seed, rate=rate, mix=mix)
     special = torch.tensor(sorted(tokenizer.special_ids))
     hits, counts, total_loss = Counter(), Counter(), 0.0
     answers = Counter()
@@ -147,7 +151,7 @@ def masked_lm_figures(model, tokenizer, documents, groups=None, *, seq_len: int 
               "accuracy": hits["all"] / max(1, counts["all"]), "loss": total_loss / max(1, counts["all"]),
               "kept_accuracy": hits["kept"] / max(1, counts["kept"]),
               "copy_accuracy": hits["copy"] / max(1, counts["copy"]),
-              "unigram_accuracy": answers.most_common(1)[0][1] / max(1, counts["masked"]),
+              "unigram_accuracy": answers.most_common(1)[0][1] / counts["masked"] if answers else float("nan"),
               "masked_tokens": counts["masked"]}
     return result
 

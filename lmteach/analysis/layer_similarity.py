@@ -1,23 +1,19 @@
-"""Lesson 05 (ALBERT) measurements: how much each layer changes its input, and NSP vs SOP cross-evaluation.
+"""Cross-layer parameter sharing, measured: how much each layer changes its input, and what sharing costs.
+Used by lesson 05 and the sharing lab (lmteach.widgets.sharing_lab).
 
     transitions = layer_transitions(model, batch)        # {"l2": [L], "cosine": [L]}: ALBERT's Figure 1
     wobble(transitions["l2"])                            # how irregular the curve is across layers
     sharing_breakdown(cfg)                               # parameters by part, the E->H projection on its own
     compare_sharing_modes(cfg, batches_for_seed, probe, modes=("none", "all"), steps=40, seeds=(0, 1, 2))
-    docs = tokenized_documents(held_out.documents, tokenizer)
-    nsp_set = pair_eval_set(docs, tokenizer, "nsp")      # fixed NSP / SOP batches from held-out scenes
-    cross_evaluate({"NSP-trained": a, "SOP-trained": b}, {"NSP": nsp_set, "SOP": sop_set})   # ALBERT Table 5
 
 ALBERT (Lan et al. 2020) §3.1 / Figure 1: with all parameters shared, "the transitions from layer to layer are
 much smoother for ALBERT than for BERT": the L2 distance and the cosine similarity between a layer's input and
-output embeddings oscillate less across depth. §3.1 and §4.6 / Table 5: a model trained on next-sentence prediction
-(NSP) scores near chance on sentence-order prediction (SOP), while an SOP-trained model also does well on NSP.
+output embeddings oscillate less across depth. (NSP vs SOP, Table 5: lmteach.lessons.albert.)
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,8 +22,7 @@ import torch.nn.functional as F
 from ..configs import ModelConfig
 from ..models import build
 from ..models.params import param_breakdown
-from ..objectives import make_nsp_batch, make_sop_batch
-from .norms import final_loss
+from ..training.smoothing import final_loss
 
 # ---------------------------------------------------------------------------------------------------------------
 # Layer-to-layer transitions (ALBERT Figure 1)
@@ -293,75 +288,3 @@ def compare_sharing_modes(base_cfg: ModelConfig, batches_for_seed: Callable[[int
             run.measure()
             results[mode][seed] = run.summary(final_window)
     return results
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# NSP vs SOP (ALBERT Table 5)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def tokenized_documents(documents: Sequence[Sequence[str]], tokenizer, max_segment_tokens: int = 60,
-                        ) -> list[list[list[int]]]:
-    """Text documents (lists of segments: speeches) as lists of token-id segments, ready for NSP/SOP pairs.
-    Empty segments are dropped, long ones cut to `max_segment_tokens`; documents with < 2 segments are dropped."""
-    out = []
-    for document in documents:
-        segments = [ids[:max_segment_tokens] for ids in (tokenizer.encode(text) for text in document) if ids]
-        if len(segments) >= 2:
-            out.append(segments)
-    return out
-
-
-def pair_eval_set(documents, tokenizer, task: str, size: int = 256, batch_size: int = 64, max_len: int = 64,
-                  seed: int = 0) -> list[dict]:
-    """A fixed evaluation set of `size` NSP or SOP pairs (half of each label on average), as padded batches
-    {input_ids, token_type_ids, attention_mask, labels}. Use held-out documents: the model never saw them."""
-    if task not in ("nsp", "sop"):
-        raise ValueError(f"task must be 'nsp' or 'sop', got {task!r}")
-    make = make_nsp_batch if task == "nsp" else make_sop_batch
-    rng = random.Random(seed)
-    batches = []
-    for start in range(0, size, batch_size):
-        batches.append(make(documents, min(batch_size, size - start), rng, max_len=max_len, cls_id=tokenizer.cls_id,
-                            sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id))
-    return batches
-
-
-@torch.no_grad()
-def pair_accuracy(model, batches: Sequence[dict]) -> float:
-    """Accuracy of a MaskedLMWithPairHead's pair head (NSP or SOP, whichever it was trained on) on `batches`.
-    Label 0 means IsNext for NSP and in-order for SOP, so a head trained on one task can be scored on the other."""
-    was_training = model.training
-    model.eval()
-    right = total = 0
-    for batch in batches:
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                    token_type_ids=batch["token_type_ids"])
-        logits = out.sop_logits if out.sop_logits is not None else out.seq_relationship_logits
-        right += int((logits.argmax(-1) == batch["labels"]).sum())
-        total += len(batch["labels"])
-    model.train(was_training)
-    return right / total
-
-
-def cross_evaluate(models: dict, eval_sets: dict) -> dict[str, dict[str, float]]:
-    """Every model's pair-head accuracy on every evaluation set: {model name: {set name: accuracy}}.
-    ALBERT's Table 5 at classroom scale: the NSP-trained and SOP-trained heads, each scored zero-shot on both."""
-    return {name: {task: pair_accuracy(model, batches) for task, batches in eval_sets.items()}
-            for name, model in models.items()}
-
-
-def cross_table_html(results: dict[str, dict[str, float]], paper: dict[str, dict[str, float]] | None = None) -> str:
-    """The cross-evaluation as an HTML table (accuracy in %), with the paper's numbers beside it if given."""
-    tasks = list(next(iter(results.values())))
-    head = "".join(f"<th>{t} accuracy</th>" + (f"<th>paper {t}</th>" if paper else "") for t in tasks)
-    rows = []
-    for name, scores in results.items():
-        cells = "".join(f"<td>{100 * scores[t]:.1f}</td>" + (f"<td>{paper[name][t]:.1f}</td>" if paper else "")
-                        for t in tasks)
-        rows.append(f"<tr><th>{name}</th>{cells}</tr>")
-    return f"<table class='lmteach-cross-eval'><tr><th>trained on</th>{head}</tr>{''.join(rows)}</table>"
-
-
-# ALBERT Table 5 (ALBERT-base, intrinsic accuracy in %, trained on the row's task, scored on the column's).
-ALBERT_TABLE5 = {"NSP-trained": {"NSP": 90.5, "SOP": 52.0}, "SOP-trained": {"NSP": 78.9, "SOP": 86.5}}

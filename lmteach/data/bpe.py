@@ -21,14 +21,24 @@ import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from tokenizers import decoders, pre_tokenizers
+from tokenizers import Regex, decoders, pre_tokenizers
 
-_PRE_TOKENIZER, _BYTE_DECODER = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+_BYTE_DECODER = decoders.ByteLevel()
+# How text is cut into words before merging. GPT-2 §2.2: BPE "to merge across character categories" wastes the
+# vocabulary on variants like "dog." "dog!" "dog?", so its regex separates letters, digits and punctuation;
+# "whitespace" only splits at spaces (each word keeps its punctuation), to show what that rule prevents.
+_PRE_TOKENIZERS = {
+    "gpt2": pre_tokenizers.ByteLevel(add_prefix_space=False),
+    "whitespace": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r"\s*\S+|\s+"), behavior="isolated"),
+                                           pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
+}
 
 
-def pre_tokenize(text: str) -> list[str]:
-    """Split text into byte-level words, exactly as GPT-2 (and ``tokenizers``) does."""
-    return [word for word, _offsets in _PRE_TOKENIZER.pre_tokenize_str(text)]
+def pre_tokenize(text: str, rule: str = "gpt2") -> list[str]:
+    """Split text into byte-level words: by GPT-2's regex (as ``tokenizers`` does), or at spaces only."""
+    if rule not in _PRE_TOKENIZERS:
+        raise ValueError(f"unknown pre-tokenization rule {rule!r}; choose one of {list(_PRE_TOKENIZERS)}")
+    return [word for word, _offsets in _PRE_TOKENIZERS[rule].pre_tokenize_str(text)]
 
 
 def readable(token: str) -> str:
@@ -53,13 +63,14 @@ class BPEResult:
     merges: list[tuple[str, str]]
     vocab: dict[str, int]
     steps: list[BPEStep] = field(default_factory=list)
+    rule: str = "gpt2"  # the pre-tokenization it was trained with (and segments with)
 
     def segment(self, text: str, k: int | None = None) -> list[str]:
         """Tokens of ``text`` when only the first ``k`` merges are known (all if None)."""
         k = len(self.merges) if k is None else max(0, min(k, len(self.merges)))
         rank_of = {pair: rank for rank, pair in enumerate(self.merges[:k])}
         tokens: list[str] = []
-        for word in pre_tokenize(text):
+        for word in pre_tokenize(text, self.rule):
             tokens.extend(_apply_merges(list(word), rank_of))
         return tokens
 
@@ -93,14 +104,15 @@ def _merge_pair(symbols: list, left, right, merged) -> list:
 
 
 def train_bpe(text: str, num_merges: int, min_frequency: int = 0,
-              full_byte_alphabet: bool = True, top_k: int = 10) -> BPEResult:
+              full_byte_alphabet: bool = True, top_k: int = 10, rule: str = "gpt2") -> BPEResult:
     """Learn up to ``num_merges`` merges from ``text``.
 
     Stops early when no pair occurs at least ``max(1, min_frequency)`` times.
     ``full_byte_alphabet`` puts all 256 byte symbols in the vocabulary (as GPT-2
     does) instead of only those seen.  ``top_k`` pairs are recorded per step.
+    ``rule``: how words are cut before merging (``pre_tokenize``): "gpt2" or "whitespace".
     """
-    word_counts = Counter(pre_tokenize(text))
+    word_counts = Counter(pre_tokenize(text, rule))
     if not word_counts:
         raise ValueError("cannot train BPE on empty text")
     seen = {ch for word in word_counts for ch in word}
@@ -154,4 +166,4 @@ def train_bpe(text: str, num_merges: int, min_frequency: int = 0,
         merges.append((left, right))
         steps.append(BPEStep(rank=len(steps), pair=(left, right), new_token=new_token,
                              count=count, top_pairs=top_pairs))
-    return BPEResult(alphabet=alphabet, merges=merges, vocab=token_to_id, steps=steps)
+    return BPEResult(alphabet=alphabet, merges=merges, vocab=token_to_id, steps=steps, rule=rule)

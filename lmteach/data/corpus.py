@@ -109,7 +109,7 @@ class Corpus:
             return "\n".join("\n".join(self.documents[i]) + "\n" for i in document_ids)
         # Shipped corpus: "SPEAKER:\nspeech\n\n", the layout of the well-known
         # tiny-shakespeare file, so a character model learns who speaks too.
-        by_document = self._speeches_by_document()
+        by_document = self.speeches_by_document()
         parts = []
         for i in document_ids:
             for speech in by_document[i]:
@@ -117,7 +117,8 @@ class Corpus:
                 parts.append(f"{head}{speech.text}\n\n")
         return "".join(parts)
 
-    def _speeches_by_document(self) -> list[list[Speech]]:
+    def speeches_by_document(self) -> list[list[Speech]]:
+        """The Speech records of each document (scene), in order."""
         grouped, start = [], 0
         for doc in self.documents:
             grouped.append(self.speeches[start:start + len(doc)])
@@ -168,7 +169,7 @@ class Corpus:
     def _subset(self, document_ids: list[int], part: str) -> "Corpus":
         speeches = None
         if self.speeches is not None:
-            by_document = self._speeches_by_document()
+            by_document = self.speeches_by_document()
             speeches = [s for i in document_ids for s in by_document[i]]
         return Corpus(documents=[self.documents[i] for i in document_ids],
                       document_works=[self.document_works[i] for i in document_ids],

@@ -6,6 +6,7 @@
 
 Tasks (see data/README.md for how they were made):
     genre        single text  -> comedy / history / tragedy
+    verse_prose  single text  -> prose / verse (written in verse or in prose? the line breaks are removed)
     reply        premise + hypothesis -> reply / same_scene / other_play
     same_play    text_a + text_b (symmetric) -> different_play / same_play
     next_speech  context + 4 choices -> index of the speech that follows
@@ -20,7 +21,7 @@ from .corpus import data_dir
 
 __all__ = ["TASK_NAMES", "SPLITS", "load_task", "task_info"]
 
-TASK_NAMES = ("genre", "reply", "same_play", "next_speech")
+TASK_NAMES = ("genre", "verse_prose", "reply", "same_play", "next_speech")
 SPLITS = ("train", "validation", "test")
 
 

@@ -9,6 +9,8 @@ exercise(
     close_to(24.0, tolerance=0.001),
     hint="First count the picked positions: round(0.15 * 200). Then take the [MASK] share of those.",
     explanation="30 positions are picked; 80% of 30 = 24 become [MASK] (3 random, 3 kept, on average).",
+    solution=24,
+    worked="15% of 200 = 30 positions are picked; 80% of those 30 become [MASK]: 24.",
 )
 
 exercise(
@@ -17,6 +19,8 @@ exercise(
     close_to(1.0, tolerance=0.0),
     hint="Segment A is [CLS], A's tokens and the first [SEP]; everything after belongs to B.",
     explanation="B's tokens and the final [SEP] are segment 1; the segment embedding adds E_B to each of them.",
+    solution=1,
+    worked="The final [SEP] closes segment B, and B's positions have token_type_id 1.",
 )
 
 exercise(
@@ -27,6 +31,8 @@ exercise(
     hint="Picked share times the kept share.",
     explanation="0.15 x 0.1 = 0.015: 1.5% of tokens. They teach the model that an observed token is evidence "
                 "for itself, which is the situation at fine-tuning time, where there is no [MASK].",
+    solution=0.015,
+    worked="15% are picked and 10% of the picked are left unchanged: 0.15 x 0.10 = 0.015 (1.5%).",
 )
 
 exercise(
@@ -38,4 +44,6 @@ exercise(
     hint="Count the predictions at each rate: 0.40 x 4096 and 0.15 x 4096, then subtract.",
     explanation="1638 - 614 = 1024 (rounded counts per sequence would shift this by a token or two): more "
                 "signal per step, but each prediction sees less context.",
+    solution=1024,
+    worked="(0.40 - 0.15) x 4096 = 0.25 x 4096 = 1024 more predicted positions per step.",
 )

@@ -4,29 +4,31 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import exercise, one_of
+from . import close_to, exercise, number_in, one_of
 
 
 @lru_cache(maxsize=None)
 def same_play_extract_positions(index: int = 0) -> tuple[int, int]:
     """Where the Extract token sits in both orderings of `same_play` train example `index` (max_len 96)."""
-    from ..analysis.finetuning import encode_examples, task_inputs
+    from ..training.finetune import encode_examples, gpt1_inputs
     from ..data.tasks import load_task
     from ..data.tokenization import load_default
     tokenizer = load_default("byte_bpe", gpt1_specials=True)
     example = load_task("same_play", "train")[index]
-    inputs = task_inputs(tokenizer, "same_play", encode_examples(tokenizer, "same_play", [example]), max_len=96)
+    inputs = gpt1_inputs(tokenizer, "same_play", encode_examples(tokenizer, "same_play", [example]), max_len=96)
     first, second = inputs["extract_positions"][0].tolist()
     return first, second
 
 
-def _relatively_close(expected: float, tolerance: float = 0.01):
-    # close_to's tolerance is absolute below 1, too loose for a learning rate of 3e-5.
-    return lambda answer: abs(float(answer) / expected - 1) <= tolerance
+# 01.1's answer, written out rather than computed by gpt1_inputs (what the lesson answers with, so a checker
+# built on it would pass whatever gpt1_inputs did). The first `same_play` train example has A = 41 and B = 20
+# byte-BPE tokens ("Health to you, valiant sir, ..." / "God comfort thy capacity! ..."), so Extract sits at
+# 1 (Start) + 41 + 1 (Delim) + 20 = 63. tests/test_exercises.py recounts it from the tokenizer alone.
+EXTRACT_POSITION = 63
 
 
 def _is_extract_position(answer) -> bool:
-    return int(answer) == same_play_extract_positions(0)[0] and float(answer) == int(answer)
+    return number_in(answer) == EXTRACT_POSITION  # a whole position: 63.5 is wrong
 
 
 exercise(
@@ -38,16 +40,21 @@ exercise(
     hint="Start takes position 0, then come len(A) tokens, one Delim, len(B) tokens; Extract is right after.",
     explanation="Extract sits at 1 + len(A) + 1 + len(B); both orderings have the same length, so it is at the "
                 "same position in the second sequence too.",
+    solution=EXTRACT_POSITION,
+    worked="A is 41 tokens and B is 20: Start (position 0), A (1..41), Delim (42), B (43..62), so Extract is at "
+           "1 + 41 + 1 + 20 = 63.",
 )
 
 exercise(
     "01.2",
     "With `layerwise_lr_groups(model, base_lr=1e-3, decay=0.5)` on the 4-layer tiny GPT-1, what learning rate do "
     "the embeddings get?",
-    _relatively_close(1e-3 * 0.5 ** 5),
+    close_to(3.125e-5, tolerance=0.01),  # 1e-3 halved five times: classifier -> layers 3, 2, 1, 0 -> embeddings
     hint="The top (classifier) gets base_lr; each step down multiplies by the decay: layer 3 once, layer 0 four "
          "times, the embeddings one more time.",
     explanation="1e-3 · 0.5^5 = 3.1e-5: the embeddings move about 32 times more slowly than the new classifier.",
+    solution=3.125e-5,
+    worked="Five halvings below the classifier's 1e-3 (layers 3, 2, 1, 0, then the embeddings): 1e-3 / 32 = 3.125e-5.",
 )
 
 exercise(
@@ -57,4 +64,6 @@ exercise(
     one_of("extract", "<extract>", "the extract token", "extract token"),
     hint="With a causal mask, only the last token of the sequence has attended to every other token.",
     explanation="The Extract token comes last, so under the causal mask its state has attended to the whole input.",
+    solution="extract",
+    worked="The Extract token: it is the last position, the only one whose causal attention covers the whole input.",
 )

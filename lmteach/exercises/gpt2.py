@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
-from . import close_to, exercise, one_of
-
-
-def _within_percent(expected: float, percent: float):
-    """Checker for small numbers (close_to's tolerance is absolute below 1): within `percent` % of expected."""
-    return lambda answer: abs(float(answer) - expected) <= expected * percent / 100
+from . import close_to, exercise, number_in, one_of
 
 exercise(
     "04.1",
     "GPT-2 small has 12 layers and init_std 0.02. With GPT-2's residual scaling (§2.3), what standard deviation "
     "do the residual projections (attention output, FFN down) start with?",
-    _within_percent(0.02 / math.sqrt(2 * 12), 2),
+    # 0.02 / sqrt(24) = 0.02 / 4.899 = 0.0040825, written out: the lesson computes it with the same formula.
+    close_to(0.0040825, tolerance=0.02),
     hint="Each layer adds to the residual stream twice (attention, then FFN): scale 0.02 by 1/sqrt(2 * layers).",
     explanation="0.02 / sqrt(24) ≈ 0.0041: 24 residual additions of variance-shrunk updates keep the stream's "
-                "size at init roughly independent of depth.")
+                "size at init roughly independent of depth.",
+    solution=0.0041,
+    worked="12 layers add to the residual stream 24 times: 0.02 / sqrt(24) = 0.02 / 4.90 ≈ 0.0041.")
 
 exercise(
     "04.2",
@@ -28,11 +24,16 @@ exercise(
     hint="Look at the gradient-norm plot: which curve rises toward the output layer?",
     explanation="Post-LN (Xiong et al. 2020, §3.3): every LayerNorm on the residual path rescales the gradient on "
                 "its way down, so layers near the output get the largest gradients, and a big learning rate at "
-                "the start hits them hardest; warmup is the usual cure.")
+                "the start hits them hardest; warmup is the usual cure.",
+    solution="post",
+    worked="Post-LN: its gradient norms grow toward the output layers at initialization, while pre-LN's stay "
+           "about flat across depth.")
 
 
 def _byte_count(answer) -> bool:
-    return int(answer) == len("🌹".encode("utf-8"))
+    # '🌹' is U+1F339, above U+FFFF, which UTF-8 writes in 4 bytes (F0 9F 8C B9); written out, not measured with
+    # len(...encode()), the hint's own formula.
+    return number_in(answer) == 4
 
 
 exercise(
@@ -42,7 +43,9 @@ exercise(
     _byte_count,
     hint="len(text.encode('utf-8')) counts the bytes of a string.",
     explanation="4 bytes: every emoji and every Korean syllable is a few bytes, and all 256 bytes are in the "
-                "vocabulary, so byte-level BPE never needs an [UNK] token (GPT-2 §2.2).")
+                "vocabulary, so byte-level BPE never needs an [UNK] token (GPT-2 §2.2).",
+    solution=4,
+    worked="'🌹' is U+1F339, beyond U+FFFF, so UTF-8 writes it in 4 bytes (F0 9F 8C B9): 4 base symbols.")
 
 exercise(
     "04.4",
@@ -51,4 +54,6 @@ exercise(
     close_to(0.25, 0.01),
     hint="One of the choices is right.",
     explanation="1/4 = 0.25. With 500 test examples, an accuracy must be about 0.04 above it (two standard "
-                "errors) before it is more than luck.")
+                "errors) before it is more than luck.",
+    solution=0.25,
+    worked="A random guess picks the right choice 1 time in 4: 0.25.")

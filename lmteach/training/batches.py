@@ -53,19 +53,41 @@ def causal_lm_batches(token_ids: torch.Tensor, seq_len: int, batch_size: int, se
     return batch
 
 
-def tokenized_documents(tokenizer, corpus, *, span_tokens: int | None = None, min_segments: int = 2,
+CUTS = ("speeches", "anywhere")
+
+
+def tokenized_documents(tokenizer, corpus, *, span_tokens: int | None = None, cut: str = "speeches",
+                        speakers: bool = False, min_segments: int = 2,
                         max_documents: int | None = None) -> tuple[list, list]:
     """(documents, groups): each document (a scene) as a list of segments of token ids, and each document's
     work (its play), the inputs of the sentence-pair objectives.
 
-    span_tokens: pack consecutive speeches into spans of up to this many tokens (BERT's segments are spans of
-    text, not single sentences: `lmteach.objectives.pack_segments`); None keeps one speech per segment.
-    Documents with fewer than `min_segments` segments are dropped (no pair fits in them)."""
+    span_tokens: the length of a segment. BERT's segments are "an arbitrary span of contiguous text, rather than
+    an actual linguistic sentence" (§3, "Input/Output Representations"); two ways to cut them:
+      cut="speeches": whole speeches packed into spans of up to span_tokens (`pack_segments`); two consecutive
+          segments meet where one speech ends and the next begins;
+      cut="anywhere": the scene's text cut every span_tokens tokens, wherever that falls; two consecutive
+          segments then meet in mid-sentence, so whether B continues A can be read at the seam.
+    span_tokens=None keeps one speech per segment. speakers=True writes each speech as the edition prints it,
+    "SPEAKER: speech" (as `Corpus.text` does for the causal LMs). Documents with fewer than `min_segments`
+    segments are dropped (no pair fits in them)."""
+    if cut not in CUTS:
+        raise ValueError(f"cut must be one of {CUTS}, got {cut!r}")
+    if cut == "anywhere" and span_tokens is None:
+        raise ValueError("cut='anywhere' needs span_tokens, the length of each piece")
     documents, groups = [], []
-    chosen = list(zip(corpus.documents, corpus.document_works))[:max_documents]
+    texts = corpus.documents
+    if speakers and corpus.speeches is not None:
+        texts = [[f"{s.speaker}: {s.text}" if s.speaker else s.text for s in scene]
+                 for scene in corpus.speeches_by_document()]
+    chosen = list(zip(texts, corpus.document_works))[:max_documents]
     for document, work in chosen:
         segments = [ids for ids in tokenizer.encode_batch(document) if ids]
-        if span_tokens is not None:
+        if cut == "anywhere":
+            stream = [token for segment in segments for token in segment]
+            segments = [stream[i:i + span_tokens] for i in range(0, len(stream), span_tokens)]
+            segments = [piece for piece in segments if len(piece) >= min(8, span_tokens)]
+        elif span_tokens is not None:
             segments = pack_segments(segments, span_tokens)
         if len(segments) >= min_segments:
             documents.append(segments)

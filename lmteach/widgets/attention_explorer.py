@@ -188,7 +188,7 @@ class ExtractAttention:
     their mean per layer, or one head. Models whose task reads two texts (entailment, similarity, multiple choice)
     get a second box, framed `Start text Delim second Extract`.
 
-    model: a `Gpt1ForTask` (e.g. `analysis.finetuning.finetune(...).model`); tokenizer with GPT-1's specials;
+    model: a `Gpt1ForTask` (e.g. `lmteach.training.finetune.finetune(...).model`); tokenizer with GPT-1's specials;
     label_names: the task's label names, to name the answer (e.g. `data.tasks.task_info("genre")["label_names"]`)."""
 
     def __init__(self, model, tokenizer, text: str = "Good my lord, what news from the court?", text_pair=None,

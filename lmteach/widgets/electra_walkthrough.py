@@ -17,7 +17,7 @@ import html
 import ipywidgets as W
 import torch
 
-from ..analysis.electra_experiments import with_generator_size
+from ..lessons.electra import with_generator_size
 from ..objectives import replaced_token_detection
 
 DEFAULT_TEXT = ("Friends, Romans, countrymen, lend me your ears; I come to bury Caesar, not to praise him. "

@@ -14,7 +14,8 @@ import html
 
 import ipywidgets as W
 
-from ..analysis.finetuning import finetune, movement_png
+from ..lessons.gpt1 import movement_png
+from ..training.finetune import finetune
 
 
 class FinetuneLab:

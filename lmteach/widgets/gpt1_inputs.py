@@ -13,7 +13,7 @@ import html
 
 import ipywidgets as W
 
-from ..analysis.finetuning import encode_examples, gpt1_task_kind, task_inputs
+from ..training.finetune import encode_examples, gpt1_inputs, gpt1_task_kind
 from ..data.tasks import load_task, task_info
 
 # Dropdown label -> shipped task; each shipped task uses one of GPT-1's four transforms.
@@ -85,7 +85,7 @@ def example_html(tokenizer, task: str, example: dict, max_len: int = 96) -> str:
     """The whole view for one example: its text and label, then every sequence GPT-1 builds from it."""
     info = task_info(task)
     kind = gpt1_task_kind(task)
-    inputs = task_inputs(tokenizer, task, encode_examples(tokenizer, task, [example]), max_len)
+    inputs = gpt1_inputs(tokenizer, task, encode_examples(tokenizer, task, [example]), max_len)
     input_ids = inputs["input_ids"][0].reshape(-1, inputs["input_ids"].shape[-1])   # [sequences, seq]
     mask = inputs["attention_mask"][0].reshape(input_ids.shape)
     positions = inputs["extract_positions"][0].reshape(-1).tolist()

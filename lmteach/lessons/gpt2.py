@@ -1,4 +1,4 @@
-"""Measuring what LayerNorm placement does, and scoring a language model zero-shot.
+"""Lesson 04 (GPT-2): what LayerNorm placement does, and scoring a language model zero-shot.
 
     gradient_norms_at_init(cfg, batches)      Xiong et al. (2020) Figure 3: |dL/dW| of each layer's FFN at init
     activation_norms(model, input_ids)        size of the residual stream after every block (GPT-2 §2.3)
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..configs import ModelConfig
 from ..models import build
+from ..training.smoothing import final_loss  # noqa: F401  (the lesson reads it from here too)
 
 FFN_WEIGHTS = ("feed_forward.up.weight", "feed_forward.down.weight")
 
@@ -108,14 +109,6 @@ def short_run_losses(cfg: ModelConfig, batches, *, lr: float, warmup_steps: int,
     return losses + [math.nan] * (steps - len(losses))
 
 
-def final_loss(losses: list[float], last: int = 10) -> float:
-    """Mean of the last `last` losses (inf if the run diverged): one number for "where did it end up"."""
-    tail = losses[-last:]
-    if not tail or any(not math.isfinite(x) for x in tail):
-        return math.inf
-    return sum(tail) / len(tail)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Zero-shot (GPT-2 §3): no fine-tuning, the task is posed as text and the LM's own probabilities decide.
 # ---------------------------------------------------------------------------------------------------------------
@@ -189,3 +182,34 @@ def multiple_choice_zero_shot(model, tokenizer, examples: list[dict], method: st
 def binomial_margin(chance: float, n: int, sigmas: float = 2.0) -> float:
     """How far above chance an accuracy over n examples must be to not be luck: sigmas * sqrt(p(1-p)/n)."""
     return sigmas * math.sqrt(chance * (1 - chance) / max(1, n))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# GPT-2's byte-level BPE rule (§2.2): no merges across character categories.
+# ---------------------------------------------------------------------------------------------------------------
+
+def punctuation_variants(result) -> list[str]:
+    """The merged tokens of a trained BPE (`lmteach.data.bpe.train_bpe`) that glue letters to punctuation, such
+    as " lord," or " lord." (shown readable): vocabulary spent on variants of one word, which GPT-2's rule of
+    never merging across character categories prevents (§2.2: "dog." "dog!" "dog?")."""
+    import unicodedata
+
+    from ..data.bpe import readable
+
+    def categories(text):
+        return {unicodedata.category(ch)[0] for ch in text if not ch.isspace()}
+
+    variants = []
+    for left, right in result.merges:
+        token = readable(left + right)
+        kinds = categories(token)
+        if "L" in kinds and "P" in kinds:
+            variants.append(token)
+    return variants
+
+
+def with_foreign_contexts(examples: list[dict], shift: int = 1) -> list[dict]:
+    """The same multiple-choice examples, each given the context of another example (the control of a
+    zero-shot claim: if the model really reads the context, a context that belongs elsewhere must not help)."""
+    n = len(examples)
+    return [{**example, "context": examples[(i + shift) % n]["context"]} for i, example in enumerate(examples)]

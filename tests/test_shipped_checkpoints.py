@@ -1,0 +1,54 @@
+"""The shipped checkpoints are what their recipes say, and reach the targets the lessons rely on, measured here
+on the held-out test plays (smaller samples than the recipe's own measurement, so a few points of noise)."""
+
+import pytest
+import torch
+
+from lmteach.data.corpus import data_dir
+from lmteach.recipes import RECIPES, measure, meets_targets, readme
+from lmteach.training import load_checkpoint, read_info
+
+MODEL_RECIPES = [name for name, recipe in RECIPES.items() if recipe.kind != "mask_sweep"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.mark.parametrize("name", MODEL_RECIPES)
+def test_checkpoint_was_built_by_its_recipe(name):
+    recipe = RECIPES[name]
+    folder = data_dir() / "checkpoints" / recipe.folder
+    extra = read_info(folder)["extra"]
+    assert extra["recipe"] == name and extra["command"] == f"python -m lmteach recipe build {name}"
+    settings = recipe.settings()
+    for key, value in settings.items():
+        if key != "steps" or value is not None:
+            assert extra["settings"][key] == (list(value) if isinstance(value, tuple) else value), key
+    # The README is the recipe's own rendering of what the build recorded.
+    assert (folder / "README.md").read_text() == readme(recipe, extra)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODEL_RECIPES)
+def test_checkpoint_reaches_its_targets_on_the_test_plays(name):
+    recipe = RECIPES[name]
+    model, info = load_checkpoint(data_dir() / "checkpoints" / recipe.folder)
+    figures = measure(recipe, model, info["tokenizer_obj"], quick=True)
+    met = meets_targets(recipe, figures)
+    assert all(met.values()), {k: (figures[k], recipe.targets[k]) for k, ok in met.items() if not ok}
+    recorded = info["extra"]["figures"]
+    for key, value in figures.items():  # the same model measured on a smaller sample: close to the README
+        if isinstance(value, float) and key in recorded and "loss" not in key:
+            assert abs(value - recorded[key]) < 0.06, (key, value, recorded[key])
+
+
+def test_recipes_train_on_the_training_plays_only():
+    """Pretraining never sees a held-out play: the recipes draw their text from split_by_play()["train"]."""
+    from lmteach.data.corpus import PLAY_SPLIT, load_corpus
+
+    parts = load_corpus().split_by_play()
+    held_out = set(PLAY_SPLIT["validation"]) | set(PLAY_SPLIT["test"])
+    assert not held_out & set(parts["train"].document_works)
+    assert set(parts["test"].document_works) == set(PLAY_SPLIT["test"])
