@@ -97,7 +97,7 @@ def train(args) -> Path:
     import lmteach as lt
     from lmteach.data.corpus import load_corpus
     from lmteach.training import (Trainer, causal_lm_batches, distributed, electra_loss_fn, masked_lm_batches,
-                                  plain_batches)
+                                  plain_batches, tokenized_documents)
 
     distributed.setup()
     family = args.model
@@ -110,7 +110,10 @@ def train(args) -> Path:
         raise SystemExit(f"objective {objective!r} needs [MASK]/[CLS]/[SEP] tokens: use --tokenizer wordpiece")
 
     corpus = load_corpus(args.corpus)
-    train_corpus, val_corpus = corpus.split(0.9, seed=args.seed)
+    # Whole plays (or documents of your own text) to one side only, the same split for every seed: the test
+    # plays the lessons grade on are never trained on.
+    parts = corpus.split_by_play()
+    train_corpus, val_corpus = parts["train"], parts["validation"]
     tokenizer = _tokenizer(kind, train_corpus.text, args.vocab_size, shipped_corpus=args.corpus is None)
 
     overrides = {"vocab_size": tokenizer.vocab_size}
@@ -135,19 +138,20 @@ def train(args) -> Path:
         return torch.tensor(tokenizer.encode(text), dtype=torch.long)
 
     def documents_of(part):
-        # Segments (speeches / paragraphs) as token ids; empty ones and one-segment documents are useless.
-        docs = [[ids for ids in tokenizer.encode_batch(doc) if ids] for doc in part.documents]
-        docs = [d for d in docs if len(d) >= 2]
+        # Speeches (paragraphs of your own text) packed into spans of half a sequence (BERT §3), by document.
+        docs, groups = tokenized_documents(tokenizer, part, span_tokens=(args.seq_len - 3) // 2, speakers=True)
         if len(docs) < 2:
             # One text file is one document, but NSP needs others to draw "NotNext" segments from:
-            # cut it into chunks of up to 8 paragraphs.
-            size = max(2, min(8, len(docs[0]) // 2)) if docs else 2
-            docs = [chunk for d in docs for chunk in (d[i:i + size] for i in range(0, len(d), size))
+            # cut it into chunks of up to 8 spans.
+            whole, _ = tokenized_documents(tokenizer, part, span_tokens=(args.seq_len - 3) // 2, min_segments=1)
+            size = max(2, min(8, len(whole[0]) // 2)) if whole else 2
+            docs = [chunk for d in whole for chunk in (d[i:i + size] for i in range(0, len(d), size))
                     if len(chunk) >= 2]
+            groups = list(range(len(docs)))
         if len(docs) < 2:
             raise SystemExit(f"the {part.name} text has too few paragraphs for sentence-pair training; "
                              "use more text (paragraphs separated by blank lines) or --objective mlm")
-        return docs
+        return docs, groups
 
     loss_fn = None
     if objective == "clm":
@@ -160,8 +164,10 @@ def train(args) -> Path:
         if cfg.pair_task != task:
             cfg = cfg.replace(pair_task=task)
             model = lt.build(cfg)
-        make = lambda part, seed: masked_lm_batches(tokenizer, args.seq_len, args.batch_size,  # noqa
-                                                    documents=documents_of(part), pair_task=task, seed=seed)
+        def make(part, seed):
+            docs, groups = documents_of(part)
+            return masked_lm_batches(tokenizer, args.seq_len, args.batch_size, documents=docs, groups=groups,
+                                     pair_task=task, seed=seed)
     else:
         make = lambda part, seed: plain_batches(tokenizer, args.seq_len, args.batch_size,  # noqa
                                                 ids_of(part.text), seed)

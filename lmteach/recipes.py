@@ -39,7 +39,8 @@ SAVE_EVERY_SECONDS = 180  # how often an interrupted build loses at most
 class Recipe:
     """How one shipped checkpoint is made.
 
-    kind: what is trained ("causal_lm", "mlm_pair", "masked_lm" or "electra"; see KINDS).
+    kind: what is trained: "causal_lm" (GPT), "mlm_pair" (BERT/ALBERT: masked LM + NSP or SOP), "masked_lm"
+    (masked LM alone), "electra", or "mask_sweep" (results, no model).
     model: the preset ({"family", "size"}) and config overrides. training: the Trainer's settings and the data's.
     targets: {figure: (">=" or "<=", value)}: what the lessons and issue targets need of it (checked, reported).
     equal_compute_to: train as many steps as spend the training FLOPs of that recipe (ELECTRA §3.5's
@@ -62,9 +63,9 @@ class Recipe:
         return {**self.training, **{k: v for k, v in overrides.items() if v is not None}}
 
 
-# One table of every shipped model. The settings were chosen by measuring (see each README and
-# shared notes in the closing notes of the fidelity work): tiny masked LMs need several thousand steps of
-# 4,096 tokens to leave the "unigram plateau" where they always guess the commonest token.
+# One table of every shipped model. The settings were chosen by measuring: tiny masked LMs need a few thousand steps
+# of 4,096 tokens, and short sequences first, to leave the "unigram plateau" where they always guess the commonest
+# token (`short_then_long`); the pair tasks need segments long enough to carry topic (NSP) or a seam (SOP).
 _SMALL_LM = dict(batch_size=32, seq_len=128, lr=1e-3, warmup=200, schedule="cosine", weight_decay=0.01, seed=0)
 
 RECIPES = {r.name: r for r in (
@@ -79,7 +80,7 @@ RECIPES = {r.name: r for r in (
            dict(_SMALL_LM, steps=2500, batch_size=16, dropout=0.1),
            targets={"below_unigram": (">=", 1.5)}),
     Recipe("bert-tiny", "bert-tiny", "BERT (post-LN) pretrained with masked LM (15%, 80/10/10) and next sentence "
-           "prediction on packed spans of speeches, NotNext from another play", ("02", "03"), "mlm_pair",
+           "prediction on packed speeches as printed (speaker names included), NotNext from another play", ("02", "03"), "mlm_pair",
            dict(family="bert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
            dict(_SMALL_LM, steps=5000, short_steps=1500, short_seq_len=32, span_tokens=62, cut="speeches",
                 speakers=True, rate=0.15, dropout=0.0),
@@ -87,21 +88,22 @@ RECIPES = {r.name: r for r in (
            # Lesson 03 also compares gpt1-tiny with this model as it was when it had spent gpt1-tiny's compute.
            snapshot_at_compute_of="gpt1-tiny"),
     Recipe("albert-nsp", "sop-nsp/nsp", "ALBERT (E=64, all layers shared) pretrained with masked LM and BERT's "
-           "next sentence prediction: one half of ALBERT's Table 5", ("05",), "mlm_pair",
+           "next sentence prediction on 62-token pieces cut anywhere: one half of ALBERT's Table 5", ("05",), "mlm_pair",
            dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="nsp"),
-           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
-                speakers=True, short_pair_task=False, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=4000, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
+                speakers=True, short_cut="speeches", short_pair_task=False, rate=0.15, dropout=0.0),
            targets={"nsp_accuracy": (">=", 0.70), "sop_accuracy": ("<=", 0.60)}),
     Recipe("albert-sop", "sop-nsp/sop", "ALBERT (E=64, all layers shared) pretrained with masked LM and sentence "
-           "order prediction (ALBERT §3.1): the other half of Table 5", ("05",), "mlm_pair",
+           "order prediction (ALBERT §3.1) on the same pieces: the other half of Table 5", ("05",), "mlm_pair",
            dict(family="albert", size="tiny", tokenizer="wordpiece", pair_task="sop"),
-           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
-                speakers=True, short_pair_task=False, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=4000, short_steps=1500, short_seq_len=32, span_tokens=62, cut="anywhere",
+                speakers=True, short_cut="speeches", short_pair_task=False, rate=0.15, dropout=0.0),
            targets={"sop_accuracy": (">=", 0.65), "nsp_accuracy": (">=", 0.55)}),
     Recipe("electra-tiny", "electra-tiny", "ELECTRA: a generator (a masked LM of half the width) fills 15% masks "
            "and a discriminator learns replaced-token detection; they share the embeddings (§3.2)", ("06",),
            "electra", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=0.5),
-           dict(_SMALL_LM, steps=4500, short_steps=1500, short_seq_len=32, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=3000, short_steps=1500, short_seq_len=32, short_cut="speeches", rate=0.15,
+                dropout=0.0),
            targets={"auc_own": (">=", 0.85), "auc_random": (">=", 0.85), "recall_random": (">=", 0.5)}),
     Recipe("mlm-sweep", "mlm-sweep", "Results (no model): small BERTs trained from scratch at masking rates 5%, 15%, "
            "40% and 80%, 3 seeds each, graded on the same held-out 15% masks every 150 steps", ("02",), "mask_sweep",
@@ -111,12 +113,13 @@ RECIPES = {r.name: r for r in (
     Recipe("electra-mlm", "electra-mlm-same-compute", "A BERT-style masked LM of the ELECTRA discriminator's size, "
            "trained for the same training FLOPs as electra-tiny (ELECTRA §3.5's comparison)", ("06",),
            "masked_lm", dict(family="electra", size="tiny", tokenizer="wordpiece", generator_fraction=None),
-           dict(_SMALL_LM, steps=None, short_steps=1500, short_seq_len=32, rate=0.15, dropout=0.0),
+           dict(_SMALL_LM, steps=None, short_steps=1500, short_seq_len=32, short_cut="speeches", rate=0.15,
+                dropout=0.0),
            equal_compute_to="electra-tiny"),
 )}
 
 
-# --- the four kinds of training ---------------------------------------------------------------------------
+# --- what each kind trains on -------------------------------------------------------------------------------------
 
 def _tokenizer(model: dict):
     from .data.tokenization import load_default
@@ -162,9 +165,10 @@ def short_then_long(short, long, short_steps: int):
 def masked_lm_only(batches):
     """The same batches without their pair labels: the pair head gets no loss, only the masked LM trains.
 
-    Used for the short phase of the ALBERT recipes. Measured: with pieces cut anywhere, a pair task trained from
-    the first step kept a tiny model on the unigram plateau about twice as long (its attention is pulled to the
-    seam between the segments before it has learned to look at a [MASK]'s neighbours)."""
+    Used for the short phase of the ALBERT recipes, which read single short speeches there ("short_cut") and only
+    in the long phase the 62-token pieces cut anywhere that their pair task needs. Measured: a tiny factorized
+    (E=64) model on 14-token pieces cut anywhere was still on the unigram plateau after 500-2,000 steps, while short
+    speeches (many short, formulaic replies: an easy curriculum) got a tiny BERT off it in about 500."""
     return lambda step: {k: v for k, v in batches(step).items() if k != "pair_labels"}
 
 
@@ -173,6 +177,7 @@ def _plan(recipe: Recipe, settings: dict) -> Plan:
     from .models import build
     from .training import (causal_lm_batches, electra_loss_fn, masked_lm_batches, plain_batches,
                            tokenized_documents)
+    from .training.batches import masked, segment_batches
 
     tokenizer = _tokenizer(recipe.model)
     parts = load_corpus().split_by_play()
@@ -196,12 +201,14 @@ def _plan(recipe: Recipe, settings: dict) -> Plan:
 
         def make_pairs(part):
             def make(seq_len, batch_size, part_seed):
-                span = settings["span_tokens"] if seq_len == seq else (seq_len - 3) // 2
-                if (part, span) not in documents:
-                    documents[part, span] = tokenized_documents(tokenizer, parts[part], span_tokens=span,
-                                                                cut=settings.get("cut", "speeches"),
-                                                                speakers=settings.get("speakers", False))
-                docs, plays = documents[part, span]
+                long = seq_len == seq
+                span = settings["span_tokens"] if long else (seq_len - 3) // 2
+                cut = settings.get("cut", "speeches") if long else settings.get("short_cut", settings.get("cut"))
+                if (part, span, cut) not in documents:
+                    documents[part, span, cut] = tokenized_documents(tokenizer, parts[part], span_tokens=span,
+                                                                     cut=cut or "speeches",
+                                                                     speakers=settings.get("speakers", False))
+                docs, plays = documents[part, span, cut]
                 return masked_lm_batches(tokenizer, seq_len, batch_size, documents=docs, groups=plays,
                                          pair_task=cfg.pair_task, seed=part_seed, rate=settings["rate"])
             return make
@@ -211,15 +218,27 @@ def _plan(recipe: Recipe, settings: dict) -> Plan:
     if recipe.kind == "causal_lm":
         return Plan(build(cfg), tokenizer, causal_lm_batches(ids["train"], seq, batch, seed),
                     causal_lm_batches(ids["validation"], seq, batch, seed + 1))
+    speeches = None
+    if settings.get("short_cut") == "speeches":  # the short phase reads whole short speeches
+        speeches, _ = tokenized_documents(tokenizer, parts["train"], span_tokens=short_seq - 2, speakers=True,
+                                          min_segments=1)
     if recipe.kind == "masked_lm":
-        train, _ = two_phase(lambda n, b, s: masked_lm_batches(tokenizer, n, b, token_ids=ids["train"], seed=s,
-                                                               rate=settings["rate"]))
+        def make(n, b, s):
+            if n != seq and speeches is not None:
+                return masked(tokenizer, segment_batches(tokenizer, speeches, n, b, s), s, settings["rate"])
+            return masked_lm_batches(tokenizer, n, b, token_ids=ids["train"], seed=s, rate=settings["rate"])
+        train, _ = two_phase(make)
         return Plan(build(cfg, head="masked_lm"), tokenizer, train,
                     masked_lm_batches(tokenizer, seq, batch, token_ids=ids["validation"], seed=seed + 1))
     if recipe.kind == "electra":
         loss_fn = electra_loss_fn(tokenizer.mask_id, tokenizer.vocab_size, tokenizer.special_ids,
                                   rate=settings["rate"])
-        train, _ = two_phase(lambda n, b, s: plain_batches(tokenizer, n, b, ids["train"], s))
+
+        def make(n, b, s):  # the short phase reads whole short speeches (settings "short_cut"), then windows
+            if n != seq and speeches is not None:
+                return segment_batches(tokenizer, speeches, n, b, s)
+            return plain_batches(tokenizer, n, b, ids["train"], s)
+        train, _ = two_phase(make)
         return Plan(build(cfg), tokenizer, train, plain_batches(tokenizer, seq, batch, ids["validation"], seed + 1),
                     loss_fn)
     raise ValueError(f"unknown recipe kind {recipe.kind!r}")
@@ -510,7 +529,18 @@ def main(argv=None):
     build.add_argument("--steps", type=int, help="override the number of steps (a trial)")
     build.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     build.add_argument("--device", default="cpu")
+    rewrite = commands.add_parser("readme", help="rewrite a shipped checkpoint's README from what its build recorded "
+                                                 "(after editing a recipe's summary; no training)")
+    rewrite.add_argument("name", choices=[n for n, r in RECIPES.items() if r.kind != "mask_sweep"])
     args = parser.parse_args(argv)
+    if args.command == "readme":
+        from .data.corpus import data_dir
+        from .training import read_info
+        recipe = RECIPES[args.name]
+        folder = data_dir() / "checkpoints" / recipe.folder
+        (folder / "README.md").write_text(readme(recipe, read_info(folder)["extra"]))
+        print(f"rewrote {folder / 'README.md'}")
+        return
     if args.command == "list":
         for row in list_recipes():
             figures = ", ".join(f"{k} {v:.3f}" for k, v in row["figures"].items() if isinstance(v, float))

@@ -93,7 +93,7 @@ def test_notebook_runs_in_jupyterlab(lab_page, jupyter_lab, notebook):
 # Not in a lesson yet, so the test writes a two-cell notebook that builds it from the shipped checkpoints and serves
 # it from a folder of its own (a notebook left under tests/ or notebooks/ would be collected by nbval).
 
-FILL_BLANK_CHECKPOINTS = ("compare-gpt1", "compare-bert")
+FILL_BLANK_CHECKPOINTS = ("gpt1-tiny", "bert-tiny")
 FILL_BLANK_CELLS = [
     "from lmteach.data.corpus import data_dir\n"
     "from lmteach.training import load_checkpoint\n"

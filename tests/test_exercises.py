@@ -148,3 +148,31 @@ def test_solution_speaks_the_lesson_language(capsys):
         assert capsys.readouterr().out.startswith("연습문제 00.1 풀이: 3\n")
     finally:
         i18n.set_language(None)
+
+
+@pytest.mark.parametrize("exercise_id, korean, wrong", [
+    ("00.2", ["미등록 토큰", "[UNK] 토큰"], ["사랑", "없음"]),
+    ("01.3", ["추출 토큰", "Extract 토큰", "  추출 "], ["시작 토큰", "구분 토큰"]),
+    ("03.4", ["마지막", "마지막 위치", "'마지막'", "마지막 토큰."], ["첫 번째", "처음"]),
+    ("04.2", ["포스트", "사후 층 정규화", "Post-LN"], ["프리", "사전 층 정규화"]),
+    ("05.4", ["주제", "주제."], ["순서", "일관성"]),
+    ("06.4", ["아니요", "아니오", "아니요.", "아니다", "아뇨"], ["예", "네"]),
+    ("07.3", ["이전", "앞", "이전 토큰", "바로 앞 토큰"], ["다음", "자기 자신"]),
+])
+def test_word_answers_may_be_typed_in_korean(exercise_id, korean, wrong, capsys):
+    """The Korean track asks the same questions: a student may answer in Korean words (case, quotes, spaces and a
+    final full stop ignored as for English), and a wrong Korean word is still wrong."""
+    from lmteach import i18n
+
+    for answer in korean:
+        assert exercises.check(exercise_id, answer) is True, (exercise_id, answer)
+    for answer in wrong:
+        assert exercises.check(exercise_id, answer) is False, (exercise_id, answer)
+    try:
+        i18n.set_language("ko")  # the answers do not depend on the language the lesson speaks
+        assert exercises.check(exercise_id, korean[0])
+        assert exercises.check(exercise_id, exercises.get(exercise_id).solution)
+        assert not exercises.check(exercise_id, wrong[0])
+        assert f"✔ 연습문제 {exercise_id}: 정답입니다." in capsys.readouterr().out
+    finally:
+        i18n.set_language(None)

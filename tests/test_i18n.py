@@ -96,6 +96,62 @@ def test_shared_widgets_label_themselves_in_korean():
     assert TokenizerComparison("hello").text.description == "text"
 
 
+def test_lesson_widgets_switch_language_after_import():
+    """Widgets imported in English and drawn after `language("ko")` speak Korean (their labels are looked up when
+    drawn, not at import); drawn again after `language("en")`, English."""
+    from lmteach.widgets.embedding_calculator import EmbeddingCalculator
+    from lmteach.widgets.finetune_lab import FinetuneLab
+    from lmteach.widgets.gpt1_inputs import Gpt1InputsExplorer
+    from lmteach.widgets.layernorm_lab import LayerNormLab
+
+    cfg = lt.configs.gpt2("tiny", vocab_size=64, num_layers=1, hidden_size=32, ffn_size=64, num_heads=2,
+                          max_positions=32)
+    batches = causal_lm_batches(torch.randint(0, 64, (500,), generator=torch.Generator().manual_seed(0)), 16, 4)
+    gpt1_tokenizer = load_default("byte_bpe", gpt1_specials=True)
+
+    language("ko")
+    calc = EmbeddingCalculator()
+    assert calc.vocab_size.description == "V (어휘)" and "아낍니다" in calc.summary.value
+    lab = FinetuneLab(None, None, task="verse_prose")
+    assert [lab.run_button.description, lab.clear_button.description] == ["미세조정", "실행 지우기"]
+    assert lab.decay_slider.description == "층별 감쇠율" and "사전학습된 모델" in lab.status.value
+    lab.clear()
+    assert "아직" in lab.status.value
+    norm_lab = LayerNormLab(cfg, batches, num_layers=1, steps=10)
+    assert [norm_lab.run_button.description, norm_lab.warmup.description] == ["실행", "웜업 스텝 수"]
+    assert "층 1개" in norm_lab.status.value
+    explorer = Gpt1InputsExplorer(gpt1_tokenizer)
+    assert explorer.task_dropdown.description == "태스크 종류" and explorer.task_dropdown.label == "분류 (genre)"
+    assert "<b>분류</b>" in explorer.view.value and "첫 번째 텍스트" in explorer.view.value
+
+    language("en")
+    assert EmbeddingCalculator().vocab_size.description == "V (vocab)"
+    assert FinetuneLab(None, None).run_button.description == "Fine-tune"
+    assert LayerNormLab(cfg, batches, num_layers=1, steps=10).run_button.description == "Run"
+    assert "<b>classification</b>" in Gpt1InputsExplorer(gpt1_tokenizer).view.value
+
+
+# Widget modules whose every message has a Korean translation (beyond translations.REQUIRED_SOURCES).
+TRANSLATED_WIDGETS = ("finetune_lab", "layernorm_lab", "gpt1_inputs", "electra_walkthrough", "embedding_calculator",
+                      "fill_mask", "fill_blank", "sharing_lab", "attention_explorer", "pair_builder")
+
+
+def test_lesson_widgets_are_translated():
+    pytest.importorskip("babel")
+    translations = load_script("translations")
+    catalogue = translations.read(i18n.LOCALE_DIR / "ko" / "LC_MESSAGES" / "lmteach.po")
+    sources = {f"lmteach/widgets/{name}.py" for name in TRANSLATED_WIDGETS}
+    missing = []
+    for message in translations.template():
+        if message.id and any(location in sources for location, _line in message.locations):
+            entry = catalogue.get(message.id)
+            strings = () if entry is None else entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            if not strings or not all(strings) or entry.fuzzy:
+                missing.append(message.id)
+    assert not missing, missing
+    assert sources <= {f"lmteach/widgets/{path.name}" for path in (ROOT / "lmteach" / "widgets").glob("*.py")}
+
+
 def test_message_catalogue_is_compiled_and_complete():
     pytest.importorskip("babel")
     translations = load_script("translations")

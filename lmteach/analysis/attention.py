@@ -211,20 +211,36 @@ def attention_links_svg(tokens: list[str], weights: np.ndarray, heads=None, min_
     return "".join(parts)
 
 
-def mask_png(seq_len: int = 8, tokens=None) -> bytes:
-    """GPT's causal mask next to BERT's bidirectional one: who may attend to whom."""
-    tokens = tokens or [f"t{i}" for i in range(seq_len)]
+def _masks_png(panels, tokens) -> bytes:
+    """Side by side: for each (allowed [n, n], title), which tokens (columns) each token (row) may read."""
     n = len(tokens)
-    figure, (gpt_ax, bert_ax) = new_figure(2.4 + 0.5 * n, 1.6 + 0.25 * n, ncols=2)
-    for ax, allowed, title in ((gpt_ax, np.tril(np.ones((n, n))), "GPT: causal (left only)"),
-                               (bert_ax, np.ones((n, n)), "BERT: bidirectional")):
+    figure, axes = new_figure((1.2 + 0.5 * n) * len(panels), 1.6 + 0.25 * n, ncols=len(panels))
+    for ax, (allowed, title) in zip(np.atleast_1d(axes), panels):
         ax.imshow(allowed, cmap="Greens", vmin=0, vmax=1.3)
         ax.set_xticks(range(n), tokens, rotation=90, fontsize=8)
         ax.set_yticks(range(n), tokens, fontsize=8)
         ax.set_xlabel("may attend to (key)")
-        ax.set_title(title, fontsize=10)
-    gpt_ax.set_ylabel("token (query)")
+        ax.set_title(title, fontsize=9)
+    np.atleast_1d(axes)[0].set_ylabel("token (query)")
     return figure_png(figure)
+
+
+def mask_png(seq_len: int = 8, tokens=None) -> bytes:
+    """GPT's causal mask next to BERT's bidirectional one: who may attend to whom."""
+    tokens = tokens or [f"t{i}" for i in range(seq_len)]
+    n = len(tokens)
+    return _masks_png([(np.tril(np.ones((n, n))), "GPT: causal (left only)"),
+                       (np.ones((n, n)), "BERT: bidirectional")], tokens)
+
+
+def direction_masks_png(tokens) -> bytes:
+    """ELMo's "shallow" bidirectionality next to BERT's deep one (BERT §1, §3, Figure 3): ELMo runs a
+    left-to-right and a right-to-left LSTM and concatenates their outputs, so inside each network a position reads
+    one side only, and the two sides meet only at the very end; in BERT every layer reads both sides."""
+    n = len(tokens)
+    return _masks_png([(np.tril(np.ones((n, n))), "ELMo forward LSTM (and GPT):\nleft side only"),
+                       (np.triu(np.ones((n, n))), "ELMo backward LSTM:\nright side only"),
+                       (np.ones((n, n)), "BERT: both sides,\nin every layer")], tokens)
 
 
 def head_roles(maps: AttentionMaps, special_tokens=("[CLS]", "[SEP]")) -> list[dict]:

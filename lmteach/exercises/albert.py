@@ -42,7 +42,8 @@ exercise(
     "05.4",
     "A NotNext pair in NSP takes B from another scene. Which signal lets a model solve NSP without learning "
     "coherence, the reason ALBERT §3.1 replaced it by SOP? Answer 'topic' or 'order'.",
-    one_of("topic", "topic prediction"),
+    one_of("topic", "topic prediction",
+           "주제", "주제 예측", "화제", "토픽"),  # the Korean track's answers
     hint="Two speeches from different plays differ in names, places and vocabulary, whatever their order.",
     explanation="Topic: NotNext pairs mix two scenes, so topic alone gives them away. SOP pairs always come from "
                 "one scene, so only the order (coherence) can tell them apart.",

@@ -14,7 +14,9 @@ exercise("07.2", "In a GPT model, what is the attention weight from token 3 to t
          worked="Token 7 comes after token 3: the causal mask pushes that score to the lowest float, so the "
                 "softmax gives it exactly 0.")
 exercise("07.3", "A head whose every row puts nearly all weight just left of the diagonal attends to which token: "
-         "'previous', 'next', 'self' or 'special'?", one_of("previous", "previous token"),
+         "'previous', 'next', 'self' or 'special'?",
+         one_of("previous", "previous token",
+                "이전", "이전 토큰", "앞", "앞 토큰", "바로 앞", "바로 앞 토큰", "직전", "직전 토큰"),  # in Korean
          hint="Row i is the query i; the column just left of the diagonal is key i-1.",
          explanation="That is a previous-token head, like MiniLM's layer 0 head 2.",
          solution="previous",

@@ -45,7 +45,9 @@ exercise(
     "03.4",
     "GPT-1 fine-tunes on Start text Extract, BERT on [CLS] text [SEP]. GPT-1's classifier reads one "
     "position's hidden state: the 'first' or the 'last'?",
-    one_of("last", "the last", "extract", "<extract>", "the extract token"),
+    one_of("last", "the last", "extract", "<extract>", "the extract token",
+           "마지막", "마지막 위치", "마지막 토큰", "마지막 것", "맨 끝", "맨 마지막", "끝",
+           "extract 토큰", "추출 토큰"),  # the Korean track's answers
     hint="Under the causal mask, which position is the only one that has seen every token of the text?",
     explanation="The last (GPT-1's Extract token): only it has attended to the whole text. BERT can read the first "
                 "one, [CLS], because every position sees both sides.",

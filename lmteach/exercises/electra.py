@@ -47,7 +47,8 @@ exercise(
     "06.4",
     "Can a gradient of the discriminator's loss reach the generator's own weights through the sampled tokens? "
     "(yes / no)",
-    one_of("no", "n", "false"),
+    one_of("no", "n", "false",
+           "아니요", "아니오", "아뇨", "아니", "아니다", "아닙니다", "불가능"),  # the Korean track's answers
     hint="Look at how the corrupted input is made: a token id drawn with torch.multinomial.",
     explanation="No: a sampled token id is discrete, so there is no derivative with respect to the generator's "
                 "probabilities. ELECTRA trains the generator by maximum likelihood only; §3.2 tried adversarial "

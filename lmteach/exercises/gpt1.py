@@ -61,7 +61,8 @@ exercise(
     "01.3",
     "The classifier of a fine-tuned GPT-1 reads the last layer's hidden state at one token. Which token, and why "
     "that one? (answer with the token's name)",
-    one_of("extract", "<extract>", "the extract token", "extract token"),
+    one_of("extract", "<extract>", "the extract token", "extract token",
+           "extract 토큰", "<extract> 토큰", "추출", "추출 토큰"),  # the Korean track's answers
     hint="With a causal mask, only the last token of the sequence has attended to every other token.",
     explanation="The Extract token comes last, so under the causal mask its state has attended to the whole input.",
     solution="extract",

@@ -20,7 +20,8 @@ exercise(
     "04.2",
     "At initialization, in which LayerNorm placement do the last layers get much larger gradients than the "
     "first ones? Answer 'post' or 'pre'.",
-    one_of("post", "post-ln", "postln"),
+    one_of("post", "post-ln", "postln",
+           "포스트", "포스트 ln", "사후", "사후 층 정규화", "post ln"),  # the Korean track's answers
     hint="Look at the gradient-norm plot: which curve rises toward the output layer?",
     explanation="Post-LN (Xiong et al. 2020, §3.3): every LayerNorm on the residual path rescales the gradient on "
                 "its way down, so layers near the output get the largest gradients, and a big learning rate at "

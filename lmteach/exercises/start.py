@@ -8,7 +8,8 @@ exercise("00.1", "How many bytes does the Korean syllable '사' take in UTF-8, i
          solution=3,  # U+C0AC is in U+0800..U+FFFF, which UTF-8 writes in 3 bytes
          worked="'사' is U+C0AC; UTF-8 writes every code point from U+0800 to U+FFFF in 3 bytes, so 3 base tokens.")
 exercise("00.2", "A WordPiece vocabulary trained on Shakespeare has no Hangul. Which token does '사랑' become?",
-         one_of("[UNK]", "unk"), hint="Look at the WordPiece row of the comparison widget for Korean text.",
+         one_of("[UNK]", "unk", "[UNK] 토큰", "unk 토큰", "미등록 토큰"),  # the last three: the Korean track's
+         hint="Look at the WordPiece row of the comparison widget for Korean text.",
          explanation="A whole word that cannot be written with the vocabulary's pieces becomes one [UNK].",
          solution="[UNK]",
          worked="No piece of the vocabulary covers a Hangul character, so WordPiece gives up on the whole word: "

@@ -213,3 +213,39 @@ def with_foreign_contexts(examples: list[dict], shift: int = 1) -> list[dict]:
     zero-shot claim: if the model really reads the context, a context that belongs elsewhere must not help)."""
     n = len(examples)
     return [{**example, "context": examples[(i + shift) % n]["context"]} for i, example in enumerate(examples)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Why WebText was curated (§2.1): the same compute spent on text with web boilerplate mixed in.
+# ---------------------------------------------------------------------------------------------------------------
+
+WEB_JUNK = ("Click here to subscribe to our newsletter!", "Copyright 2019 All rights reserved. Privacy Policy | Terms",
+            "Share on Facebook Share on Twitter Share by Email", "http://www.example.com/index.php?page=2&id=8841",
+            "Cookies help us deliver our services. By using our services, you agree to our use of cookies.",
+            "Home | About | Contact | Sitemap | Login | Register", "Posted by admin at 10:42 AM 0 comments",
+            "Loading... Please enable JavaScript to view the comments.")
+
+
+def with_web_junk(text: str, share: float = 0.5, seed: int = 0) -> str:
+    """`text` with `share` of its lines replaced by web boilerplate (menus, cookie notices, share buttons, URLs):
+    a caricature of an unfiltered web crawl, the "significant data quality issues" GPT-2 §2.1 avoided by building
+    WebText from links people had found worth sharing."""
+    import random
+
+    if not 0 <= share < 1:
+        raise ValueError(f"share must be in [0, 1), got {share}")
+    rng = random.Random(seed)
+    lines = text.split("\n")
+    return "\n".join(rng.choice(WEB_JUNK) if line and rng.random() < share else line for line in lines)
+
+
+def train_causal_lm(cfg: ModelConfig, token_ids, *, steps: int, seq_len: int = 64, batch_size: int = 16,
+                    lr: float = 2e-3, seed: int = 0):
+    """A fresh causal LM trained `steps` steps on random windows of `token_ids` (warmup 10%, cosine); returns it."""
+    from ..training import Trainer, causal_lm_batches
+
+    torch.manual_seed(seed)
+    model = build(cfg, head="causal_lm")
+    Trainer(model, causal_lm_batches(token_ids, seq_len, batch_size, seed), lr=lr, warmup_steps=max(1, steps // 10),
+            total_steps=steps, device="cpu", seed=seed, progress=False).run()
+    return model.eval()

@@ -167,6 +167,44 @@ def plain_batches(tokenizer, seq_len: int, batch_size: int, token_ids, seed: int
     return batch
 
 
+def segment_batches(tokenizer, documents, seq_len: int, batch_size: int, seed: int = 0):
+    """Unmasked [CLS] segment [SEP] batches of whole segments (e.g. speeches, from `tokenized_documents`) drawn
+    uniformly, cut to seq_len and padded to the longest: {"input_ids", "attention_mask"}. Short speeches are many,
+    so this reads a lot of short, formulaic exchanges: an easy start for a masked LM (see recipes.short_then_long)."""
+    _check_bert_tokenizer(tokenizer)
+    segments = [segment for document in documents for segment in document]
+    if not segments:
+        raise ValueError("segment_batches needs at least one non-empty segment")
+
+    def batch(step: int) -> dict:
+        rng = random.Random(step_seed(seed, step, "segments"))
+        rows = [[tokenizer.cls_id, *rng.choice(segments)[:seq_len - 2], tokenizer.sep_id] for _ in range(batch_size)]
+        width = max(len(row) for row in rows)
+        ids = torch.full((batch_size, width), tokenizer.pad_id, dtype=torch.long)
+        mask = torch.zeros((batch_size, width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    return batch
+
+
+def masked(tokenizer, batches, seed: int = 0, rate: float = 0.15, mix=(0.8, 0.1, 0.1)):
+    """Unmasked batches (`segment_batches`, `plain_batches`) with BERT's masking applied: adds "labels"
+    (-100 where not picked) and corrupts "input_ids", drawn from (seed, step) like `masked_lm_batches`."""
+    special_ids = sorted(tokenizer.special_ids)
+
+    def batch(step: int) -> dict:
+        plain = batches(step)
+        out = mask_tokens(plain["input_ids"], mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
+                          special_ids=special_ids, rate=rate, mask_fraction=mix[0], random_fraction=mix[1],
+                          attention_mask=plain["attention_mask"], generator=step_generator(seed, step, "mask"))
+        return {**plain, "input_ids": out.input_ids, "labels": out.labels}
+
+    return batch
+
+
 class _OnDevice:
     """Calls a network on its own device but hands back CPU logits and loss.
 

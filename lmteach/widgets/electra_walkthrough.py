@@ -17,13 +17,15 @@ import html
 import ipywidgets as W
 import torch
 
+from ..i18n import N_, _
 from ..lessons.electra import with_generator_size
 from ..objectives import replaced_token_detection
 
 DEFAULT_TEXT = ("Friends, Romans, countrymen, lend me your ears; I come to bury Caesar, not to praise him. "
                 "The evil that men do lives after them.")
 GENERATOR_SIZES = (0.125, 0.25, 0.5, 1.0)
-STAGES = ("original", "masked (generator input)", "sampled (discriminator input)", "P(replaced)")
+# The rows' names, translated where they are drawn.
+STAGES = (N_("original"), N_("masked (generator input)"), N_("sampled (discriminator input)"), N_("P(replaced)"))
 
 
 def walk_through(model, tokenizer, text: str, rate: float = 0.15, disc_weight: float = 50.0,
@@ -75,14 +77,15 @@ def strips_html(result: dict) -> str:
             elif key == "masked":
                 chips.append(_chip(result["masked"][i], "#fde68a" if masked else "#ffffff"))
             elif key == "sampled":
-                same = "sample = original: counts as original" if masked and not replaced else ""
+                same = _("sample = original: counts as original") if masked and not replaced else ""
                 chips.append(_chip(result["sampled"][i], "#fde68a" if masked else "#ffffff", title=same))
             else:
                 p = result["p_replaced"][i]
                 chips.append(_chip(result["sampled"][i], _red(p), "#000" if replaced else "#ccc",
-                                   title=f"P(replaced) = {p:.2f}" + (" (really replaced)" if replaced else ""),
+                                   title=(_("P(replaced) = {p:.2f} (really replaced)") if replaced
+                                          else _("P(replaced) = {p:.2f}")).format(p=p),
                                    css="lmteach-replaced" if replaced else "lmteach-original"))
-        rows.append(f"<tr><td style='padding-right:8px;white-space:nowrap'><b>{html.escape(stage)}</b></td>"
+        rows.append(f"<tr><td style='padding-right:8px;white-space:nowrap'><b>{html.escape(_(stage))}</b></td>"
                     f"<td style='line-height:2'>{''.join(chips)}</td></tr>")
     return "<table class='lmteach-electra-strips'>" + "".join(rows) + "</table>"
 
@@ -90,12 +93,15 @@ def strips_html(result: dict) -> str:
 def losses_html(result: dict) -> str:
     """The loss parts of ELECTRA §2: L_MLM(generator) + λ · L_Disc."""
     weighted = result["disc_weight"] * result["discriminator_loss"]
+    rows = ((_("generator (MLM) loss"), f"{result['generator_loss']:.3f}"),
+            (_("discriminator loss"), f"{result['discriminator_loss']:.3f}"),
+            (_("λ × discriminator loss (λ = {weight})").format(weight=f"{result['disc_weight']:g}"),
+             f"{weighted:.3f}"))
     return ("<table class='lmteach-electra-losses'>"
-            f"<tr><td>generator (MLM) loss</td><td style='text-align:right'>{result['generator_loss']:.3f}</td></tr>"
-            f"<tr><td>discriminator loss</td><td style='text-align:right'>{result['discriminator_loss']:.3f}</td></tr>"
-            f"<tr><td>λ × discriminator loss (λ = {result['disc_weight']:g})</td>"
-            f"<td style='text-align:right'>{weighted:.3f}</td></tr>"
-            f"<tr><td><b>total</b></td><td style='text-align:right'><b>{result['loss']:.3f}</b></td></tr></table>")
+            + "".join(f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{value}</td></tr>"
+                      for name, value in rows)
+            + f"<tr><td><b>{html.escape(_('total'))}</b></td><td style='text-align:right'><b>{result['loss']:.3f}</b>"
+              "</td></tr></table>")
 
 
 class ElectraWalkthrough:
@@ -114,15 +120,15 @@ class ElectraWalkthrough:
         self.models = dict(self.trained)
         sizes = sorted(set(GENERATOR_SIZES) | set(self.trained))
         first = next(iter(self.trained))
-        self.text = W.Textarea(value=text, description="text", continuous_update=False,
+        self.text = W.Textarea(value=text, description=_("text"), continuous_update=False,
                                layout=W.Layout(width="640px", height="56px"))
-        self.rate = W.FloatSlider(value=rate, min=0.05, max=0.6, step=0.05, description="mask rate",
+        self.rate = W.FloatSlider(value=rate, min=0.05, max=0.6, step=0.05, description=_("mask rate"),
                                   continuous_update=False, readout_format=".2f")
         self.generator_size = W.SelectionSlider(options=[(f"{f:g}", f) for f in sizes], value=first,
-                                                description="generator", continuous_update=False)
+                                                description=_("generator"), continuous_update=False)
         self.disc_weight = W.FloatSlider(value=disc_weight, min=0.0, max=100.0, step=1.0, description="λ",
                                          continuous_update=False, readout_format=".0f")
-        self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="160px"))
+        self.seed = W.IntText(value=seed, description=_("seed"), layout=W.Layout(width="160px"))
         self.strips = W.HTML()
         self.losses = W.HTML()
         self.note = W.HTML()
@@ -132,8 +138,9 @@ class ElectraWalkthrough:
             self.text,
             W.HBox([self.rate, self.generator_size]),
             W.HBox([self.disc_weight, self.seed]),
-            W.HTML("<small>yellow: masked positions; last row: white = sure it is original, red = sure it was "
-                   "replaced; black border = really replaced</small>"),
+            W.HTML("<small>" + html.escape(_("yellow: masked positions; last row: white = sure it is original, "
+                                             "red = sure it was replaced; black border = really replaced"))
+                   + "</small>"),
             self.strips, W.HBox([self.losses, self.note]),
         ], layout=W.Layout(border="1px solid #ddd", padding="6px"))
         self.widget.add_class("lmteach-electra-walkthrough")
@@ -150,7 +157,8 @@ class ElectraWalkthrough:
     def update(self):
         """Redraw from the controls (called on every change)."""
         if not self.text.value.strip():
-            self.strips.value, self.losses.value, self.note.value = "<i>type a sentence</i>", "", ""
+            self.strips.value = "<i>" + html.escape(_("type a sentence")) + "</i>"
+            self.losses.value = self.note.value = ""
             return
         fraction = self.generator_size.value
         model = self.model_for(fraction)
@@ -160,11 +168,13 @@ class ElectraWalkthrough:
         self.losses.value = losses_html(self.result)
         masked = sum(self.result["is_masked"])
         replaced = sum(self.result["is_replaced"])
-        note = (f"<small>generator: {fraction:g} × the discriminator's width. {masked} masked, {replaced} "
-                f"replaced (a sample equal to the original counts as original).")
+        note = "<small>" + html.escape(_(
+            "generator: {fraction} × the discriminator's width. {masked} masked, {replaced} replaced (a sample "
+            "equal to the original counts as original).").format(fraction=f"{fraction:g}", masked=masked,
+                                                                  replaced=replaced))
         if fraction not in self.trained:
-            note += (" <b>This generator size was not trained</b>: a fresh generator samples almost at random, "
-                     "so its replacements are easy to spot; the discriminator is the trained one.")
+            note += " " + _("<b>This generator size was not trained</b>: a fresh generator samples almost at random, "
+                            "so its replacements are easy to spot; the discriminator is the trained one.")
         self.note.value = note + "</small>"
 
     def _ipython_display_(self):

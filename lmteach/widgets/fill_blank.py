@@ -40,11 +40,12 @@ def left_to_right_html(guess, name: str = "GPT-1", tokenizer_kind: str = "") -> 
     """GPT-1's column: what it reads (the left side; the rest struck out, unread), and its guesses."""
     unseen = (f"<span class='lmteach-unseen' style='color:#9ca3af;text-decoration:line-through'>"
               f"___{html.escape(guess.unseen)}</span>")
+    reads = _("from the left only")
     note = _("Its distribution over the token after the highlighted one: its first guess for the blank.")
     if tokenizer_kind == "byte_bpe":
         note += " " + _("Byte-level BPE keeps a word's space in its first piece, so ·king starts a new word; a long "
                         "word continues in later tokens, which GPT-1 has not chosen yet.")
-    return (f"<div><b>{html.escape(name)}</b>: {_('from the left only')}</div>"
+    return (f"<div><b>{html.escape(name)}</b>: {html.escape(reads)}</div>"
             f"<div style='margin:4px 0'>{_chips(guess.read, guess.position, GPT_COLOR)} {unseen}</div>"
             + guess_table_html(_("{name}'s guesses").format(name=html.escape(name)), guess.guesses, shown_piece,
                                GPT_COLOR)
@@ -53,8 +54,9 @@ def left_to_right_html(guess, name: str = "GPT-1", tokenizer_kind: str = "") -> 
 
 def both_sides_html(guess, name: str = "BERT") -> str:
     """BERT's column: what it reads ([CLS] left [MASK] right [SEP]) and its guesses at [MASK]."""
+    reads = _("from both sides")
     note = _("Its distribution at [MASK], which reads both sides: one WordPiece token (##x continues a word).")
-    return (f"<div><b>{html.escape(name)}</b>: {_('from both sides')}</div>"
+    return (f"<div><b>{html.escape(name)}</b>: {html.escape(reads)}</div>"
             f"<div style='margin:4px 0'>{_chips(guess.read, guess.position, BERT_COLOR)}</div>"
             + guess_table_html(_("{name}'s guesses").format(name=html.escape(name)), guess.guesses, shown_piece,
                                BERT_COLOR)

@@ -12,6 +12,7 @@ import html
 
 import ipywidgets as W
 
+from ..i18n import _
 from ..training.generate import fill_mask
 
 
@@ -48,9 +49,9 @@ class FillMask:
     def __init__(self, model, tokenizer, text: str = "to be, or not to [MASK], that is the question.",
                  top_k: int = 5):
         self.model, self.tokenizer = model, tokenizer
-        self.text = W.Text(value=text, description="text", continuous_update=False,
+        self.text = W.Text(value=text, description=_("text"), continuous_update=False,
                            layout=W.Layout(width="640px"))
-        self.top_k = W.IntSlider(value=top_k, min=1, max=20, description="top k", continuous_update=False)
+        self.top_k = W.IntSlider(value=top_k, min=1, max=20, description=_("top k"), continuous_update=False)
         self.output = W.HTML()
         self.text.observe(lambda _: self.update(), names="value")
         self.top_k.observe(lambda _: self.update(), names="value")

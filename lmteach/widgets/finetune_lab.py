@@ -14,6 +14,7 @@ import html
 
 import ipywidgets as W
 
+from ..i18n import _, ngettext
 from ..lessons.gpt1 import movement_png
 from ..training.finetune import finetune
 
@@ -24,16 +25,16 @@ class FinetuneLab:
         self.pretrained, self.tokenizer, self.task = pretrained, tokenizer, task
         self.options = dict(lr=lr, batch_size=batch_size, max_len=max_len, eval_limit=eval_limit)
         self.results = []
-        self.lm_weight_slider = W.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.25, description="λ (LM loss)",
+        self.lm_weight_slider = W.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.25, description=_("λ (LM loss)"),
                                               continuous_update=False)
-        self.decay_slider = W.FloatSlider(value=1.0, min=0.3, max=1.0, step=0.1, description="layer decay",
+        self.decay_slider = W.FloatSlider(value=1.0, min=0.3, max=1.0, step=0.1, description=_("layer decay"),
                                           continuous_update=False)
-        self.steps_box = W.BoundedIntText(value=steps, min=1, max=5000, description="steps")
-        self.seed_box = W.BoundedIntText(value=seed, min=0, max=10**6, description="seed")
-        self.run_button = W.Button(description="Fine-tune", icon="play", button_style="success")
-        self.clear_button = W.Button(description="Clear runs", icon="trash")
+        self.steps_box = W.BoundedIntText(value=steps, min=1, max=5000, description=_("steps"))
+        self.seed_box = W.BoundedIntText(value=seed, min=0, max=10**6, description=_("seed"))
+        self.run_button = W.Button(description=_("Fine-tune"), icon="play", button_style="success")
+        self.clear_button = W.Button(description=_("Clear runs"), icon="trash")
         self.progress = W.IntProgress(value=0, min=0, max=steps, layout=W.Layout(width="300px"))
-        self.status = W.HTML("<i>press Fine-tune: each run starts again from the pretrained model</i>")
+        self.status = W.HTML("<i>" + _("press Fine-tune: each run starts again from the pretrained model") + "</i>")
         self.plot = W.Image(format="png", layout=W.Layout(width="560px"))
         self.run_button.on_click(lambda _: self.run())
         self.clear_button.on_click(lambda _: self.clear())
@@ -49,7 +50,9 @@ class FinetuneLab:
         steps = self.steps_box.value
         self.progress.max, self.progress.value = steps, 0
         self.run_button.disabled = True
-        self.status.value = f"<i>fine-tuning on <code>{self.task}</code> for {steps} steps…</i>"
+        doing = ngettext("fine-tuning on {task} for {steps} step…", "fine-tuning on {task} for {steps} steps…",
+                         steps)
+        self.status.value = "<i>" + doing.format(task=f"<code>{html.escape(self.task)}</code>", steps=steps) + "</i>"
         try:
             result = finetune(self.pretrained, self.tokenizer, self.task, lm_weight=self.lm_weight_slider.value,
                               layer_decay=self.decay_slider.value, steps=steps, seed=self.seed_box.value,
@@ -64,15 +67,17 @@ class FinetuneLab:
     def clear(self):
         self.results = []
         self.plot.value = b""
-        self.status.value = "<i>no runs yet</i>"
+        self.status.value = "<i>" + _("no runs yet") + "</i>"
 
     def show(self):
         rows = "".join(f"<tr><td>{i + 1}</td><td>{r.lm_weight:g}</td><td>{r.layer_decay:g}</td>"
                        f"<td>{r.accuracy:.3f}</td><td>{r.baseline:.3f}</td></tr>" for i, r in enumerate(self.results))
-        self.status.value = (f"<table class='lmteach-finetune-runs'><tr><th>run</th><th>λ</th><th>decay</th>"
-                             f"<th>validation accuracy</th><th>majority baseline</th></tr>{rows}</table>"
-                             f"<small>task <code>{html.escape(self.task)}</code></small>")
-        self.plot.value = movement_png(self.results)
+        head = "".join(f"<th>{html.escape(t)}</th>" for t in
+                       (_("run"), "λ", _("decay"), _("validation accuracy"), _("majority baseline")))
+        task = _("task {task}").format(task=f"<code>{html.escape(self.task)}</code>")
+        self.status.value = (f"<table class='lmteach-finetune-runs'><tr>{head}</tr>{rows}</table>"
+                             f"<small>{task}</small>")
+        self.plot.value = movement_png(self.results, title=_("how far fine-tuning moved each layer"))
 
     def _ipython_display_(self):
         from IPython.display import display

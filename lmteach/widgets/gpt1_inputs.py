@@ -15,22 +15,28 @@ import ipywidgets as W
 
 from ..training.finetune import encode_examples, gpt1_inputs, gpt1_task_kind
 from ..data.tasks import load_task, task_info
+from ..i18n import N_, _
 
-# Dropdown label -> shipped task; each shipped task uses one of GPT-1's four transforms.
-TASK_CHOICES = {"classification (genre)": "genre", "entailment (reply)": "reply",
-                "similarity (same_play)": "same_play", "multiple choice (next_speech)": "next_speech"}
+# Dropdown label -> shipped task; each shipped task uses one of GPT-1's four transforms. The labels are translated
+# where the dropdown is drawn.
+TASK_CHOICES = {N_("classification (genre)"): "genre", N_("entailment (reply)"): "reply",
+                N_("similarity (same_play)"): "same_play", N_("multiple choice (next_speech)"): "next_speech"}
 
 ROLE_COLORS = {"start": "#2ca02c", "delim": "#ff7f0e", "extract": "#d62728", "first": "#dbe9f6", "second": "#eadcf3"}
 ROLE_TEXT = {"start": "white", "delim": "white", "extract": "white", "first": "black", "second": "black"}
 
+# The task kinds as shown (translated where shown), and a note on each.
+KIND_NAMES = {"classification": N_("classification"), "entailment": N_("entailment"),
+              "similarity": N_("similarity"), "multiple_choice": N_("multiple_choice")}
 KIND_NOTES = {
-    "classification": "One sequence <code>Start text Extract</code>; the classifier reads the Extract state.",
-    "entailment": "One sequence <code>Start premise Delim hypothesis Extract</code>: the Delim token tells the "
-                  "model where the premise ends.",
-    "similarity": "Two sequences, one per order (<code>A Delim B</code> and <code>B Delim A</code>): similarity has "
-                  "no natural order, so the two Extract states are <b>added</b> before the classifier.",
-    "multiple_choice": "One sequence per answer, <code>Start context Delim answer Extract</code>; each Extract "
-                       "state gets one score, and a softmax over the answers picks one.",
+    "classification": N_("One sequence <code>Start text Extract</code>; the classifier reads the Extract state."),
+    "entailment": N_("One sequence <code>Start premise Delim hypothesis Extract</code>: the Delim token tells "
+                     "the model where the premise ends."),
+    "similarity": N_("Two sequences, one per order (<code>A Delim B</code> and <code>B Delim A</code>): "
+                     "similarity has no natural order, so the two Extract states are <b>added</b> before the "
+                     "classifier."),
+    "multiple_choice": N_("One sequence per answer, <code>Start context Delim answer Extract</code>; each "
+                          "Extract state gets one score, and a softmax over the answers picks one."),
 }
 
 
@@ -73,11 +79,15 @@ def token_strip_html(ids: list[int], tokenizer, extract_position: int, caption: 
     cells = []
     for position, (token_id, role) in enumerate(zip(ids, token_roles(ids, tokenizer))):
         extract = " lmteach-read-here" if position == extract_position else ""
-        cells.append(f'<span class="lmteach-token lmteach-role-{role}{extract}" title="position {position}">'
+        where = html.escape(_("position {position}").format(position=position))
+        cells.append(f'<span class="lmteach-token lmteach-role-{role}{extract}" title="{where}">'
                      f'{html.escape(_shown(tokenizer, token_id))}<small>{token_id}</small></span>')
-    note = (f'<div style="font-size:11px;color:#d62728">▲ the classifier reads the final hidden state at position '
-            f'{extract_position} (Extract), which has attended to all {extract_position + 1} tokens</div>')
-    head = f"<div style='font-size:12px;margin-top:6px'><b>{html.escape(caption)}</b> ({len(ids)} tokens)</div>"
+    read = _("▲ the classifier reads the final hidden state at position {position} (Extract), which has attended "
+             "to all {n} tokens").format(position=extract_position, n=extract_position + 1)
+    note = f'<div style="font-size:11px;color:#d62728">{html.escape(read)}</div>'
+    count = _("{n} tokens").format(n=len(ids))
+    head = (f"<div style='font-size:12px;margin-top:6px'><b>{html.escape(caption)}</b> ({html.escape(count)})"
+            "</div>")
     return head + "<div>" + "".join(cells) + "</div>" + note
 
 
@@ -90,22 +100,25 @@ def example_html(tokenizer, task: str, example: dict, max_len: int = 96) -> str:
     mask = inputs["attention_mask"][0].reshape(input_ids.shape)
     positions = inputs["extract_positions"][0].reshape(-1).tolist()
     label = int(example["label"])
-    parts = [f"<div><b>{html.escape(kind)}</b> — {KIND_NOTES[kind]}</div>",
-             f"<div style='font-size:12px;color:#555'>task <code>{task}</code>: {html.escape(info['description'])}"
-             f" &nbsp; label: <b>{html.escape(info['label_names'][label])}</b></div>"]
+    about = _("task {task}: {description}").format(task=f"<code>{task}</code>",
+                                                    description=html.escape(info['description']))
+    shown_label = _("label: {label}").format(label=f"<b>{html.escape(info['label_names'][label])}</b>")
+    parts = [f"<div><b>{html.escape(_(KIND_NAMES.get(kind, kind)))}</b> — {_(KIND_NOTES[kind])}</div>",
+             f"<div style='font-size:12px;color:#555'>{about} &nbsp; {shown_label}</div>"]
     if kind == "similarity":
-        captions = ["order 1: A Delim B", "order 2: B Delim A"]
+        captions = [_("order 1: A Delim B"), _("order 2: B Delim A")]
     elif kind == "multiple_choice":
-        captions = [f"answer {k}" + (" (the right one)" if k == label else "") for k in range(len(positions))]
+        captions = [(_("answer {k} (the right one)") if k == label else _("answer {k}")).format(k=k)
+                    for k in range(len(positions))]
     else:
-        captions = ["the sequence"]
+        captions = [_("the sequence")]
     for row, caption in enumerate(captions):
         ids = input_ids[row][mask[row].bool()].tolist()
         parts.append(token_strip_html(ids, tokenizer, positions[row], caption))
     legend = " ".join(f'<span style="background:{ROLE_COLORS[r]};color:{ROLE_TEXT[r]};padding:0 4px;'
-                      f'border-radius:3px;font-size:11px">{name}</span>'
-                      for r, name in (("start", "Start"), ("first", "first text"), ("delim", "Delim"),
-                                      ("second", "second text"), ("extract", "Extract")))
+                      f'border-radius:3px;font-size:11px">{html.escape(name)}</span>'
+                      for r, name in (("start", "Start"), ("first", _("first text")), ("delim", "Delim"),
+                                      ("second", _("second text")), ("extract", "Extract")))
     return f"{strip_css()}<div class='lmteach-gpt1-sequences'>{''.join(parts)}<div style='margin-top:4px'>{legend}</div></div>"
 
 
@@ -115,10 +128,11 @@ class Gpt1InputsExplorer:
     def __init__(self, tokenizer, split: str = "train", max_len: int = 96, task: str = "genre", index: int = 0):
         self.tokenizer, self.split, self.max_len = tokenizer, split, max_len
         self.examples = {name: load_task(name, split) for name in TASK_CHOICES.values()}
-        self.task_dropdown = W.Dropdown(options=list(TASK_CHOICES.items()), value=task, description="task kind",
+        self.task_dropdown = W.Dropdown(options=[(_(name), choice) for name, choice in TASK_CHOICES.items()],
+                                        value=task, description=_("task kind"),
                                         style={"description_width": "initial"})
-        self.index_slider = W.IntSlider(value=index, min=0, max=len(self.examples[task]) - 1, description="example",
-                                        continuous_update=False)
+        self.index_slider = W.IntSlider(value=index, min=0, max=len(self.examples[task]) - 1,
+                                        description=_("example"), continuous_update=False)
         self.view = W.HTML()
         self.task_dropdown.observe(self._on_task, names="value")
         self.index_slider.observe(lambda _: self.render(), names="value")

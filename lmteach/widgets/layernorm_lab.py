@@ -18,7 +18,9 @@ import time
 import ipywidgets as W
 
 from ..analysis.plots import COLORS, figure_png, new_figure, plot_losses
+from ..i18n import _
 from ..models import build
+from .background import BackgroundLab
 
 PLACEMENTS = ("post", "pre")
 
@@ -29,7 +31,7 @@ def placement_config(base_cfg, placement: str, num_layers: int):
     return base_cfg.replace(norm_placement=placement, final_norm=placement == "pre", num_layers=num_layers)
 
 
-class LayerNormLab:
+class LayerNormLab(BackgroundLab):
     """Two trainers (post-LN, pre-LN) stepped alternately in one background thread; one plot of both losses.
 
     base_cfg: a causal-LM config (its norm_placement and num_layers are set by the controls).
@@ -38,32 +40,30 @@ class LayerNormLab:
 
     def __init__(self, base_cfg, batches, *, num_layers: int = 6, lr: float = 3e-3, warmup_steps: int = 0,
                  steps: int = 100, seed: int = 0, redraw_seconds: float = 0.5):
+        super().__init__()
         self.base_cfg, self.batches, self.seed = base_cfg, batches, seed
         self.redraw_seconds = redraw_seconds
         self.trainers: dict = {}
         self.diverged: dict[str, int] = {}  # placement -> step at which its loss became NaN/inf
         self.redraws = 0
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.error: BaseException | None = None
 
-        self.use_post = W.Checkbox(value=True, description="post-LN (GPT-1, BERT)", indent=False)
-        self.use_pre = W.Checkbox(value=True, description="pre-LN (GPT-2)", indent=False)
-        self.depth = W.IntSlider(value=num_layers, min=1, max=24, description="layers")
-        self.lr = W.FloatLogSlider(value=lr, base=10, min=-4, max=-1, step=0.25, description="learning rate",
+        self.use_post = W.Checkbox(value=True, description=_("post-LN (GPT-1, BERT)"), indent=False)
+        self.use_pre = W.Checkbox(value=True, description=_("pre-LN (GPT-2)"), indent=False)
+        self.depth = W.IntSlider(value=num_layers, min=1, max=24, description=_("layers"))
+        self.lr = W.FloatLogSlider(value=lr, base=10, min=-4, max=-1, step=0.25, description=_("learning rate"),
                                    readout_format=".1e", style={"description_width": "initial"})
-        self.warmup = W.IntSlider(value=warmup_steps, min=0, max=500, step=10, description="warmup steps",
+        self.warmup = W.IntSlider(value=warmup_steps, min=0, max=500, step=10, description=_("warmup steps"),
                                   style={"description_width": "initial"})
-        self.steps = W.IntSlider(value=steps, min=10, max=2000, step=10, description="steps")
-        self.run_button = W.Button(description="Run", icon="play", button_style="success")
-        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        self.status = W.HTML("<i>set the controls and press Run</i>")
+        self.steps = W.IntSlider(value=steps, min=10, max=2000, step=10, description=_("steps"))
+        self.run_button = W.Button(description=_("Run"), icon="play", button_style="success")
+        self.stop_button = W.Button(description=_("Stop"), icon="stop", button_style="danger", disabled=True)
+        self.status = W.HTML("<i>" + html.escape(_("set the controls and press Run")) + "</i>")
         self.image = W.Image(format="png", layout=W.Layout(width="560px"))
         self.run_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.widget = W.VBox([
-            W.HTML("<b>LayerNorm lab: post-LN vs pre-LN, same seed, same data</b>"),
+            W.HTML("<b>" + html.escape(_("LayerNorm lab: post-LN vs pre-LN, same seed, same data")) + "</b>"),
             W.HBox([self.use_post, self.use_pre]),
             W.HBox([self.depth, self.steps]),
             W.HBox([self.lr, self.warmup]),
@@ -105,33 +105,14 @@ class LayerNormLab:
         if self._thread is not None and self._thread.is_alive():
             return self
         if not self.placements:
-            self.status.value = "<b>tick at least one placement</b>"
+            self.status.value = "<b>" + html.escape(_("tick at least one placement")) + "</b>"
             return self
         self._make_trainers()
         self._stop.clear()
         self.error = None
         self.run_button.disabled, self.stop_button.disabled = True, False
-        self.status.value = "running ..."
-        self._thread = threading.Thread(target=self._loop, name="lmteach-layernorm-lab", daemon=True)
-        self._thread.start()
-        if block:
-            self.wait()
-        return self
-
-    def run(self):
-        """Start and wait until both runs end."""
-        return self.start(block=True)
-
-    def wait(self):
-        if self._thread is not None:
-            self._thread.join()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        return self
-
-    def stop(self):
-        self._stop.set()
+        self.status.value = html.escape(_("running ..."))
+        return self._launch(block)
 
     def _loop(self):
         from ..training import TrainingDiverged
@@ -164,11 +145,14 @@ class LayerNormLab:
         parts = []
         for placement, losses in self.losses.items():
             if placement in self.diverged:
-                parts.append(f"<b>{placement}-LN</b> diverged at step {self.diverged[placement]}")
+                parts.append(f"<b>{placement}-LN</b> "
+                             + html.escape(_("diverged at step {step}").format(step=self.diverged[placement])))
             elif losses:
-                parts.append(f"<b>{placement}-LN</b> step {len(losses)}, loss {losses[-1]:.3f}")
-        settings = (f"{self.depth.value} layers, lr {self.lr.value:.1e}, warmup {self.warmup.value}, "
-                    f"{self.steps.value} steps")
+                parts.append(f"<b>{placement}-LN</b> "
+                             + html.escape(_("step {step}, loss {loss:.3f}").format(step=len(losses),
+                                                                                     loss=losses[-1])))
+        settings = _("{layers} layers, lr {lr:.1e}, warmup {warmup}, {steps} steps").format(
+            layers=self.depth.value, lr=self.lr.value, warmup=self.warmup.value, steps=self.steps.value)
         return html.escape(settings) + (" &nbsp;|&nbsp; " + " &nbsp;|&nbsp; ".join(parts) if parts else "")
 
     def draw(self):
@@ -183,7 +167,9 @@ class LayerNormLab:
                 plot_losses(ax, steps, values, label=f"{placement}-LN", color=COLORS[placement], window=10)
             if finite:
                 ax.set_ylim(min(finite) - 0.2, min(max(finite), min(finite) + 6) + 0.2)
-            ax.set_title("training loss", fontsize=10)
+            ax.set_xlabel(_("step"))
+            ax.set_ylabel(_("loss"))
+            ax.set_title(_("training loss"), fontsize=10)
             self.image.value = figure_png(figure)
             self.status.value = self._status_html()
             self.redraws += 1

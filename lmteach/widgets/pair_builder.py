@@ -16,12 +16,12 @@ import random
 
 import ipywidgets as W
 
-from ..i18n import _
+from ..i18n import N_, _
 from ..objectives import NSP_IS_NEXT, SOP_IN_ORDER, build_pair, make_nsp_example, make_sop_example
 
 SEGMENT_COLORS = {0: "#dbeafe", 1: "#fde68a"}  # segment A blue, segment B yellow
 SPECIAL_BORDER = "2px solid #111"
-LABEL_NAMES = {NSP_IS_NEXT: "IsNext", 1 - NSP_IS_NEXT: "NotNext"}
+LABEL_NAMES = {NSP_IS_NEXT: N_("IsNext"), 1 - NSP_IS_NEXT: N_("NotNext")}  # translated where shown
 TASKS = ("nsp", "sop")
 
 

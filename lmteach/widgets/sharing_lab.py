@@ -34,6 +34,7 @@ from ..analysis.layer_similarity import (SHARING_PARTS, SharingRun, non_embeddin
 from ..analysis.plots import figure_png, new_figure, plot_losses
 from ..configs import SHARING_MODES
 from ..i18n import _
+from .background import BackgroundLab
 
 MODE_COLORS = {"none": "#1f77b4", "attention": "#9467bd", "ffn": "#ff7f0e", "all": "#2ca02c"}
 PART_COLORS = {"embeddings": "#aec7e8", "projection": "#1f77b4", "attention": "#ff7f0e",
@@ -53,7 +54,7 @@ def part_label(part: str) -> str:
             "attention": _("attention"), "feed_forward": _("FFN"), "norms": _("norms"), "heads": _("heads")}[part]
 
 
-class SharingLab:
+class SharingLab(BackgroundLab):
     """One model per ticked sharing mode, stepped in turn in one background thread; Train, Pause, Stop.
 
     base_cfg: an ALBERT-style config (its sharing, embedding size and depth are set by the controls).
@@ -71,6 +72,7 @@ class SharingLab:
                  num_layers: int | None = None, steps: int = 40, lr: float = 3e-3, warmup_steps: int | None = None,
                  seed: int = 0, probe: dict | None = None, probe_every: int = 5, final_window: int = 10,
                  redraw_seconds: float = 0.5, redraw_every_steps: int | None = None, device: str = "cpu"):
+        super().__init__()
         self.base_cfg, self.batches, self.seed, self.device = base_cfg, batches, seed, device
         self.probe = probe if probe is not None else {
             k: v for k, v in batches(10 ** 9).items() if k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -82,9 +84,6 @@ class SharingLab:
         self.redraws = 0         # live plots (losses, transitions) drawn
         self.live_redraws = 0    # ... of which while training
         self.param_redraws = 0   # parameter bars drawn
-        self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._lock = threading.Lock()
@@ -191,26 +190,10 @@ class SharingLab:
         self.error = None
         self._set_running(True)
         self.draw()
-        self._thread = threading.Thread(target=self._loop, name="lmteach-sharing-lab", daemon=True)
-        self._thread.start()
-        if block:
-            self.wait()
-        return self
-
-    def run(self):
-        """Start and wait until every model has trained its steps."""
-        return self.start(block=True)
-
-    def wait(self):
-        if self._thread is not None:
-            self._thread.join()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        return self
+        return self._launch(block)
 
     def stop(self):
-        self._stop.set()
+        super().stop()
         self._unpaused.set()  # a paused run wakes up to stop
 
     def pause(self):
