@@ -4,6 +4,7 @@ Cells whose first line is `# NBVAL_CHECK_OUTPUT` keep their outputs (the referen
 `--nbval-lax`); every other cell is saved without outputs, so the lessons open clean and stay small.
 
     python scripts/store_checked_outputs.py notebooks/05_albert.ipynb [more.ipynb ...]
+    LMTEACH_DUMP=/tmp/outputs.txt python scripts/store_checked_outputs.py ...   # also write every text output there
 """
 
 import os
@@ -33,6 +34,12 @@ def store(path: Path):
     os.environ["LMTEACH_QUICK"] = "1"
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    if os.environ.get("LMTEACH_DUMP"):  # every text output, to read what the lesson showed this time
+        with open(os.environ["LMTEACH_DUMP"], "a") as dump:
+            for index, cell in enumerate(notebook.cells):
+                texts = [o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])]
+                if any(texts):
+                    dump.write(f"--- {path.name} cell {index}\n" + "".join(texts) + "\n")
     kept = 0
     for cell in notebook.cells:
         if cell.cell_type != "code":
