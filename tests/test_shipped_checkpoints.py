@@ -14,6 +14,7 @@ MODEL_RECIPES = [name for name, recipe in RECIPES.items() if recipe.kind != "mas
 # stays open). Listed so that a new shortfall fails here, and so does one that is fixed without updating this list.
 SHORTFALLS = {
     "bert-tiny": {"masked_accuracy", "nsp_accuracy"},
+    "albert-nsp": {"nsp_accuracy"},
     "albert-sop": {"sop_accuracy", "nsp_accuracy"},
 }
 
