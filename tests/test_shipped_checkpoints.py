@@ -50,8 +50,11 @@ def test_checkpoint_reaches_its_targets_on_the_test_plays(name):
     assert missed == SHORTFALLS.get(name, set()), {k: (figures[k], recipe.targets[k]) for k in met}
     recorded = info["extra"]["figures"]
     for key, value in figures.items():  # the same model measured on a smaller sample: close to the README
-        if isinstance(value, float) and key in recorded and "loss" not in key:
-            assert abs(value - recorded[key]) < 0.06, (key, value, recorded[key])
+        if not isinstance(value, float) or key not in recorded or key.startswith(("precision", "recall")):
+            continue  # precision and recall rest on a handful of flagged tokens in the small sample
+        # Nats per token (losses, below_unigram) or accuracies; the quick sample is a quarter of the recipe's.
+        tolerance = 0.3 if "loss" in key or key == "below_unigram" else 0.1
+        assert abs(value - recorded[key]) < tolerance, (key, value, recorded[key])
 
 
 def test_recipes_train_on_the_training_plays_only():
