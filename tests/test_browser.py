@@ -197,7 +197,8 @@ def test_korean_lesson_runs_and_hangul_renders(lab_page, jupyter_lab):
     assert "배우는 곳" in bh.text_of(page, ".lmteach-glossary")
     assert "토큰" in bh.text_of(page, ".lmteach-tokenizers")
     outputs = bh.text_of(page, ".jp-OutputArea-output")
-    assert "✔ 확인: 한국어 텍스트의 한글 음절은 모두 UTF-8로 3바이트입니다" in outputs
+    assert "≡ 구성상 참: 한국어 텍스트의 한글 음절은 모두 UTF-8로 3바이트입니다" in outputs   # a definition
+    assert "✔ 확인: " in outputs and "대조군" in outputs   # an empirical claim, with its control, in Korean
     bh.set_slider(page, "병합", 40)
     assert "병합 40번 뒤" in bh.text_of(page, ".lmteach-bpe-view")
 
