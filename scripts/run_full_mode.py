@@ -39,6 +39,19 @@ def claims_of(notebook) -> list[str]:
     return lines
 
 
+def cell_seconds(notebook) -> list[tuple[int, float]]:
+    """(cell index, seconds) of every code cell nbclient timed, slowest first."""
+    times = []
+    for index, cell in enumerate(notebook.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if start and end:
+            seconds = (datetime.datetime.fromisoformat(end.replace("Z", "+00:00"))
+                       - datetime.datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            times.append((index, round(seconds, 1)))
+    return sorted(times, key=lambda t: -t[1])
+
+
 def run(name: str, timeout: int = 1800) -> dict:
     path = NOTEBOOKS / f"{name}.ipynb"
     notebook = nbformat.read(path, as_version=4)
@@ -52,7 +65,8 @@ def run(name: str, timeout: int = 1800) -> dict:
         error = str(failure).strip().splitlines()[-1][:500]
     seconds = time.perf_counter() - started
     return {"lesson": name, "seconds": round(seconds), "ok": error is None, "error": error,
-            "claims": claims_of(notebook), "date": datetime.date.today().isoformat()}
+            "claims": claims_of(notebook), "date": datetime.date.today().isoformat(),
+            "slowest_cells": cell_seconds(notebook)[:5]}
 
 
 def write_table(rows: dict):
@@ -82,6 +96,7 @@ def main(names: list[str]) -> int:
         row = rows[name]
         print(f"  {'passed' if row['ok'] else 'FAILED'} in {row['seconds']} s, {len(row['claims'])} claims"
               + (f": {row['error']}" if row["error"] else ""), flush=True)
+        print("  slowest cells (index, seconds):", row["slowest_cells"], flush=True)
         RESULTS.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
         write_table(rows)
     return 0 if all(rows[n]["ok"] for n in names) else 1

@@ -416,20 +416,21 @@ def notebook_problems(page) -> list[str]:
 # Interaction helpers for notebook-specific tests
 # --------------------------------------------------------------------------------------------
 
-def _widget_with_label(page, widget_class: str, description: str):
-    label = page.locator(".widget-label").filter(
+def _widget_with_label(page, widget_class: str, description: str, within=None):
+    root = within if within is not None else page  # `within`: a locator, to pick the control of one widget
+    label = root.locator(".widget-label").filter(
         has_text=re.compile(r"^\s*" + re.escape(description) + r"\s*$")
     )
-    loc = page.locator(f".{widget_class}").filter(has=label)
+    loc = root.locator(f".{widget_class}").filter(has=label)
     if loc.count() == 0:
         raise LookupError(f"no .{widget_class} with description {description!r}")
     return loc.first
 
 
-def set_slider(page, description: str, value, timeout: float = 120) -> None:
-    """Set the ipywidgets slider whose description is `description` to `value` by typing into its
-    readout (like a student would), then wait until the kernel has handled the change."""
-    slider = _widget_with_label(page, "widget-slider", description)
+def set_slider(page, description: str, value, timeout: float = 120, within=None) -> None:
+    """Set the ipywidgets slider whose description is `description` (inside the locator `within`, if given) to
+    `value` by typing into its readout (like a student would), then wait until the kernel has handled the change."""
+    slider = _widget_with_label(page, "widget-slider", description, within)
     readout = slider.locator(".widget-readout")
     readout.scroll_into_view_if_needed()
     readout.click()

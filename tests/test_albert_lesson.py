@@ -245,3 +245,63 @@ def test_pair_builder_sop_mode_swaps_segments_flips_label_and_shows_the_sop_head
     assert builder.example["labels"] == 1 and "NotNext" in builder.output.value
     with pytest.raises(ValueError, match="task"):
         PairBuilder(wordpiece, docs, task="order")
+
+
+# --- Table 5's argument with two count readers ------------------------------------------------------------------
+
+def _synthetic_scenes():
+    """Two "plays", each of scenes whose text runs through a play's own cycle of four pieces: 10, 11, 12, 13, 10, ...
+    (play 0) and 30..33 (play 1). Cut into segments of 5, consecutive segments share their pieces (one topic per
+    play), and a B that continues A starts with the piece that follows A's last one; a swapped B starts with the
+    piece before, a bigram the text never runs through."""
+    documents, groups = [], []
+    for play, base in enumerate((10, 30)):
+        for scene in range(6):
+            stream = [base + (scene + i) % 4 for i in range(60)]
+            documents.append([stream[k:k + 5] for k in range(0, 60, 5)])
+            groups.append(play)
+    return documents, groups
+
+
+def test_topic_reader_is_blind_to_order_and_sees_topic():
+    from lmteach.lessons.albert import TopicReader
+    reader = TopicReader([[[1, 1, 1, 2, 2, 3], [10, 11, 12]]], common=3)      # pieces 1, 2, 3 are the common ones
+    same_play, other_play = [10, 11, 1, 12], [12, 13, 2]
+    assert reader.score(same_play, other_play) == reader.score(other_play, same_play)
+    assert reader.score([10, 11, 12], [11, 12, 13]) == pytest.approx(2 / 4)    # {11, 12} of {10, 11, 12, 13}
+    assert reader.score([10, 11, 12], [30, 31, 1]) == 0.0                      # only a common piece in common
+
+
+def test_seam_reader_prefers_the_bigram_the_text_ran_through():
+    from lmteach.lessons.albert import SeamReader
+    documents, _ = _synthetic_scenes()
+    reader = SeamReader(documents)
+    assert reader.score([5, 12], [13, 6]) > 0 > reader.score([5, 13], [12, 6])   # 12 -> 13 occurs, 13 -> 12 never
+
+
+def test_fit_threshold_finds_the_best_cut_and_treats_ties_alike():
+    from lmteach.lessons.albert import fit_threshold, reader_accuracy
+
+    class ScoreIsA:
+        def score(self, a, b):
+            return a[0]
+
+    examples = [([s], [0], label) for s, label in [(1, 1), (2, 1), (3, 0), (3, 1), (4, 0), (5, 0)]]
+    reader = ScoreIsA()
+    threshold = fit_threshold(reader, examples)
+    assert reader_accuracy(reader, threshold, examples) == pytest.approx(5 / 6)
+    assert 2 <= threshold < 3           # the tie at 3 cannot be split: both get the same answer
+    everything_natural = [([1], [0], 0), ([2], [0], 0)]
+    assert reader_accuracy(reader, fit_threshold(reader, everything_natural), everything_natural) == 1.0
+
+
+def test_readers_reproduce_table_5s_shape_on_synthetic_plays():
+    """Topic: NSP well above chance, SOP at chance; seam: both above chance."""
+    from lmteach.lessons.albert import count_readers_table, pair_examples
+    documents, groups = _synthetic_scenes()
+    table = count_readers_table(documents, groups, documents, groups, pairs=400, seed=3, common=0)
+    topic, seam = table.values()
+    assert topic["NSP"] > 0.9 and abs(topic["SOP"] - 0.5) < 0.1
+    assert seam["SOP"] > 0.9 and seam["NSP"] > 0.9
+    for a, b, label in pair_examples(documents, groups, "sop", pairs=50, seed=1):
+        assert len(a) == len(b) == 5 and label in (0, 1)

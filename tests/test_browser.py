@@ -1,8 +1,9 @@
 """Lessons run top to bottom in real JupyterLab (headless Chromium, no network) without errors, their widgets
 render, live dashboards redraw while they train, and a lesson's controls change what it shows.
 
-By default the browser runs lesson 00 (the BPE slider), 02 (a live training dashboard and the masking widgets) and 07
-(the attention explorer): every lesson already runs under nbval in the same kind of kernel, and running all of them a
+By default the browser runs lesson 00 (the BPE slider), 01 (attention on GPT-1 and where Extract looks), 02 (a live
+training dashboard and the masking widgets), 03 (GPT-1 and BERT attention side by side) and 07 (the attention
+explorer): every lesson already runs under nbval in the same kind of kernel, and running all of them a
 second time in the browser would double the CI's notebook time. `LMTEACH_BROWSER_ALL=1 pytest tests/test_browser.py`
 runs every lesson in the browser."""
 
@@ -14,7 +15,7 @@ import pytest
 
 import browser_helpers as bh
 
-BROWSER_LESSONS = {"00_start_here.ipynb", "02_bert.ipynb", "07_attention.ipynb"}
+BROWSER_LESSONS = {"00_start_here.ipynb", "01_gpt1.ipynb", "02_bert.ipynb", "03_bert_vs_gpt1.ipynb", "07_attention.ipynb"}
 NOTEBOOKS = [name for name in bh.list_notebooks() if os.environ.get("LMTEACH_BROWSER_ALL") or name in BROWSER_LESSONS]
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,57 @@ def check_attention_view(page):
     assert lines > 10, f"the links view drew {lines} lines"
 
 
-LESSON_CHECKS = {"00_start_here.ipynb": [check_bpe_slider], "07_attention.ipynb": [check_attention_view]}
+def _image_src(widget, selector: str = ".lmteach-attention-view img") -> str:
+    image = widget.locator(selector)
+    assert image.count() >= 1, f"no {selector} in the widget"
+    return image.first.get_attribute("src") or ""
+
+
+def _type_into(page, box, text: str):
+    """Replace the text of an ipywidgets Text box and press Enter (the lesson's boxes update on Enter)."""
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text, delay=10)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    bh.wait_kernel_idle(page, timeout=60, settle=1.0)
+
+
+def check_gpt1_attention(page):
+    """Lesson 01: the attention explorer on the lesson's own GPT-1 redraws for another layer, and the Extract view
+    shows the fine-tuned classifier's answer and where Extract looks, and follows a new text."""
+    explorer = page.locator(".lmteach-attention-explorer").first
+    before = _image_src(explorer)
+    assert before.startswith("data:image/png"), "the GPT-1 explorer drew no heatmap"
+    bh.set_slider(page, "layer", 1, within=explorer)
+    assert _image_src(explorer) != before, "the GPT-1 heatmap did not change with the layer slider"
+
+    extract = page.locator(".lmteach-extract-attention").first
+    decision = lambda: extract.locator(".widget-html").first.inner_text()  # noqa: E731
+    image_before, decision_before = _image_src(extract, ".lmteach-extract-view img"), decision()
+    assert "Extract" in decision_before and "%" in decision_before, f"no decision shown: {decision_before!r}"
+    _type_into(page, extract.locator("input[type='text']").first,
+               "But soft, what light through yonder window breaks? It is the east, and Juliet is the sun.")
+    assert _image_src(extract, ".lmteach-extract-view img") != image_before, "the Extract view ignored the new text"
+
+
+def check_attention_compare(page):
+    """Lesson 03: GPT-1 and BERT side by side, both redrawn by the one view control (heatmaps, then links)."""
+    compare = page.locator(".lmteach-attention-compare").first
+    sides = compare.locator(".lmteach-attention-side")
+    assert sides.count() == 2, f"{sides.count()} sides in the comparison"
+    for i in range(2):
+        assert _image_src(sides.nth(i)).startswith("data:image/png"), f"side {i} drew no heatmap"
+    compare.locator(".widget-toggle-button").filter(has_text="links").first.click()
+    page.wait_for_timeout(300)
+    bh.wait_kernel_idle(page, timeout=60, settle=1.0)
+    lines = [sides.nth(i).locator("svg line").count() for i in range(2)]
+    assert min(lines) > 10, f"the links view drew {lines} lines (GPT-1, BERT)"
+
+
+LESSON_CHECKS = {"00_start_here.ipynb": [check_bpe_slider], "01_gpt1.ipynb": [check_gpt1_attention],
+                 "03_bert_vs_gpt1.ipynb": [check_attention_compare], "07_attention.ipynb": [check_attention_view]}
 
 
 @pytest.mark.slow

@@ -75,6 +75,7 @@ class AttentionExplorer:
             control.observe(lambda _change: self.render(), names="value")
         self.widget = W.VBox([W.HBox([self.model_choice, self.view]), self.text, self.text_pair,
                               W.HBox([self.layer, self.head]), self.info, self.output])
+        self.widget.add_class("lmteach-attention-explorer")
         self._model_or_text_changed()
 
     @property
