@@ -418,7 +418,8 @@ def notebook_problems(page) -> list[str]:
 
 def _widget_with_label(page, widget_class: str, description: str, within=None):
     root = within if within is not None else page  # `within`: a locator, to pick the control of one widget
-    label = root.locator(".widget-label").filter(
+    # A `has=` locator is matched inside each candidate, so it starts from the page, not from `root`.
+    label = page.locator(".widget-label").filter(
         has_text=re.compile(r"^\s*" + re.escape(description) + r"\s*$")
     )
     loc = root.locator(f".{widget_class}").filter(has=label)

@@ -87,12 +87,16 @@ def check_gpt1_attention(page):
     """Lesson 01: the attention explorer on the lesson's own GPT-1 redraws for another layer, and the Extract view
     shows the fine-tuned classifier's answer and where Extract looks, and follows a new text."""
     explorer = page.locator(".lmteach-attention-explorer").first
+    explorer.scroll_into_view_if_needed()   # JupyterLab may not lay out cells far from the view
+    page.wait_for_timeout(500)
     before = _image_src(explorer)
     assert before.startswith("data:image/png"), "the GPT-1 explorer drew no heatmap"
     bh.set_slider(page, "layer", 1, within=explorer)
     assert _image_src(explorer) != before, "the GPT-1 heatmap did not change with the layer slider"
 
     extract = page.locator(".lmteach-extract-attention").first
+    extract.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     decision = lambda: extract.locator(".widget-html").first.inner_text()  # noqa: E731
     image_before, decision_before = _image_src(extract, ".lmteach-extract-view img"), decision()
     assert "Extract" in decision_before and "%" in decision_before, f"no decision shown: {decision_before!r}"
@@ -104,6 +108,8 @@ def check_gpt1_attention(page):
 def check_attention_compare(page):
     """Lesson 03: GPT-1 and BERT side by side, both redrawn by the one view control (heatmaps, then links)."""
     compare = page.locator(".lmteach-attention-compare").first
+    compare.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     sides = compare.locator(".lmteach-attention-side")
     assert sides.count() == 2, f"{sides.count()} sides in the comparison"
     for i in range(2):
