@@ -10,6 +10,7 @@ runs every lesson in the browser."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -121,7 +122,34 @@ def check_attention_compare(page):
     assert min(lines) > 10, f"the links view drew {lines} lines (GPT-1, BERT)"
 
 
+def check_pair_builder(page):
+    """Lesson 02: the pair builder switched to SOP (ALBERT) shows one seed's two segments in order, then swapped,
+    and the shipped BERT's NSP head gives its verdict on each."""
+    builder = page.locator(".lmteach-pair-builder").first
+    builder.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+
+    def click(text: str):
+        builder.locator(".widget-toggle-button").filter(
+            has_text=re.compile(r"^\s*" + re.escape(text) + r"\s*$")).first.click()
+        page.wait_for_timeout(300)
+        bh.wait_kernel_idle(page, timeout=60, settle=1.0)
+
+    def segments():
+        return [builder.locator("input[type='text']").nth(i).input_value() for i in range(2)]
+
+    click("SOP (ALBERT)")
+    click("in order")
+    in_order = segments()
+    assert "A comes first in the text" in builder.inner_text(), builder.inner_text()[:500]
+    click("swapped")
+    assert segments() == in_order[::-1], f"swapping did not swap A and B: {in_order} -> {segments()}"
+    assert "B comes first in the text" in builder.inner_text()
+    assert "NSP head: P(IsNext)" in builder.inner_text(), "no verdict of the model's NSP head"
+
+
 LESSON_CHECKS = {"00_start_here.ipynb": [check_bpe_slider], "01_gpt1.ipynb": [check_gpt1_attention],
+                 "02_bert.ipynb": [check_pair_builder],
                  "03_bert_vs_gpt1.ipynb": [check_attention_compare], "07_attention.ipynb": [check_attention_view]}
 
 
