@@ -446,9 +446,10 @@ def slider_value(page, description: str) -> str:
     return _widget_with_label(page, "widget-slider", description).locator(".widget-readout").inner_text().strip()
 
 
-def click_button(page, description: str, timeout: float = 120) -> None:
-    """Click an ipywidgets Button by its text and wait until the kernel is idle again."""
-    page.locator("button.jupyter-button, button.widget-button").filter(
+def click_button(page, description: str, timeout: float = 120, within=None) -> None:
+    """Click an ipywidgets Button (or toggle button) by its text, inside the locator `within` if given, and wait
+    until the kernel is idle again."""
+    (within if within is not None else page).locator("button.jupyter-button, button.widget-button").filter(
         has_text=re.compile(r"^\s*" + re.escape(description) + r"\s*$")
     ).first.click()
     page.wait_for_timeout(300)

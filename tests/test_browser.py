@@ -10,7 +10,6 @@ runs every lesson in the browser."""
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 
@@ -60,9 +59,7 @@ def check_attention_view(page):
     """Lesson 07: the attention explorer draws (PNG heatmaps, then SVG links) with the network blocked."""
     heatmap = page.locator(".lmteach-attention-view img")
     assert heatmap.count() >= 1 and (heatmap.first.get_attribute("src") or "").startswith("data:image/png")
-    page.locator(".widget-toggle-button").filter(has_text="links").first.click()
-    page.wait_for_timeout(300)
-    bh.wait_kernel_idle(page, timeout=60, settle=1.0)
+    bh.click_button(page, "links")
     lines = page.locator(".lmteach-attention-view svg line").count()
     assert lines > 10, f"the links view drew {lines} lines"
 
@@ -115,9 +112,7 @@ def check_attention_compare(page):
     assert sides.count() == 2, f"{sides.count()} sides in the comparison"
     for i in range(2):
         assert _image_src(sides.nth(i)).startswith("data:image/png"), f"side {i} drew no heatmap"
-    compare.locator(".widget-toggle-button").filter(has_text="links").first.click()
-    page.wait_for_timeout(300)
-    bh.wait_kernel_idle(page, timeout=60, settle=1.0)
+    bh.click_button(page, "links", within=compare)
     lines = [sides.nth(i).locator("svg line").count() for i in range(2)]
     assert min(lines) > 10, f"the links view drew {lines} lines (GPT-1, BERT)"
 
@@ -129,20 +124,14 @@ def check_pair_builder(page):
     builder.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
 
-    def click(text: str):
-        builder.locator(".widget-toggle-button").filter(
-            has_text=re.compile(r"^\s*" + re.escape(text) + r"\s*$")).first.click()
-        page.wait_for_timeout(300)
-        bh.wait_kernel_idle(page, timeout=60, settle=1.0)
-
     def segments():
         return [builder.locator("input[type='text']").nth(i).input_value() for i in range(2)]
 
-    click("SOP (ALBERT)")
-    click("in order")
+    bh.click_button(page, "SOP (ALBERT)", within=builder)
+    bh.click_button(page, "in order", within=builder)
     in_order = segments()
     assert "A comes first in the text" in builder.inner_text(), builder.inner_text()[:500]
-    click("swapped")
+    bh.click_button(page, "swapped", within=builder)
     assert segments() == in_order[::-1], f"swapping did not swap A and B: {in_order} -> {segments()}"
     assert "B comes first in the text" in builder.inner_text()
     assert "NSP head: P(IsNext)" in builder.inner_text(), "no verdict of the model's NSP head"

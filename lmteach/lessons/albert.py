@@ -18,7 +18,7 @@ import random
 from collections import Counter
 
 from ..analysis.evaluation import pair_accuracy
-from ..objectives.pairs import make_nsp_example, make_sop_example
+from ..objectives.pairs import make_nsp_example, make_sop_example, starting_points
 
 # ALBERT Table 5 (ALBERT-base, intrinsic accuracy in %, trained on the row's task, scored on the column's).
 ALBERT_TABLE5 = {"NSP-trained": {"NSP": 90.5, "SOP": 52.0}, "SOP-trained": {"NSP": 78.9, "SOP": 86.5}}
@@ -94,7 +94,7 @@ class SeamReader:
 def pair_examples(documents, groups, task: str, *, pairs: int = 512, seed: int = 99) -> list[tuple[list, list, int]]:
     """`pairs` (A, B, label) of the task drawn as the objectives draw them (label 0: IsNext / in order)."""
     make = {"nsp": make_nsp_example, "sop": make_sop_example}[task]
-    points = [(d, s) for d, document in enumerate(documents) for s in range(len(document) - 1)]
+    points = starting_points(documents)
     rng = random.Random(seed)
     examples = []
     for _ in range(pairs):

@@ -187,7 +187,7 @@ def collate_pairs(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tens
     return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def _starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
+def starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
     """All (doc_index, seg_index) pairs whose segment has a successor."""
     points = [(d, s) for d, doc in enumerate(documents) for s in range(len(doc) - 1)]
     if not points:
@@ -198,7 +198,7 @@ def _starting_points(documents: Sequence[Document]) -> list[tuple[int, int]]:
 def _pair_batch(make_example, documents, batch_size, rng, max_len, cls_id, sep_id, pad_id, groups=None,
                 random_truncation=False):
     """``batch_size`` examples from ``make_example``, each starting at a segment that has a successor."""
-    points = _starting_points(documents)
+    points = starting_points(documents)
     examples = []
     for _ in range(batch_size):
         doc_index, seg_index = rng.choice(points)
