@@ -147,3 +147,16 @@ def test_walkthrough_controls_redraw(tok, small_electra):
 def test_exercises_accept_right_and_reject_wrong_answers(exercise_id, right, wrong):
     assert exercises.check(exercise_id, right)
     assert not exercises.check(exercise_id, wrong)
+
+
+def test_walkthrough_temperature_changes_the_samples(tok, small_electra):
+    w = ElectraWalkthrough({0.25: small_electra}, tok, text="Now is the winter of our discontent made glorious "
+                           "summer by this sun of York", rate=0.6)
+    assert w.temperature.value == 1.0
+    cold_runs = []
+    for temperature in (0.5, 5.0):
+        w.temperature.value = temperature
+        cold_runs.append(w.result["sampled"])
+    # The same seed masks the same positions; the samples drawn there differ with the temperature.
+    assert cold_runs[0] != cold_runs[1]
+    assert w.result == walk_through(small_electra, tok, w.text.value, 0.6, 50.0, 0, temperature=5.0)

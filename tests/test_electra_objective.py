@@ -174,3 +174,19 @@ def test_fixed_seed_reproducible():
 def test_bad_temperature():
     with pytest.raises(ValueError, match="temperature"):
         run(TinyGenerator(), TinyDiscriminator(), temperature=0.0)
+
+
+def test_temperature_reshapes_the_generator_samples():
+    """softmax(logits / T): a tiny T samples the generator's top guess, a huge one samples near uniformly."""
+    torch.manual_seed(0)
+    generator, discriminator = TinyGenerator(), TinyDiscriminator()
+    ids, _ = make_batch()
+    with torch.no_grad():
+        top_guess = generator.out(generator.embed(torch.full_like(ids, MASK))).argmax(-1)  # every [MASK] alike
+    cold = [run(generator, discriminator, rate=0.5, seed=s, temperature=1e-3) for s in range(20)]
+    for step in cold:
+        assert torch.equal(step.corrupted_ids[step.masked_positions], top_guess[step.masked_positions])
+    hot = [run(generator, discriminator, rate=0.5, seed=s, temperature=1e3) for s in range(20)]
+    drawn = torch.cat([step.corrupted_ids[step.masked_positions] for step in hot])
+    # Near uniform over the 20 ids: far more distinct tokens than the one a cold generator draws.
+    assert len(set(drawn.tolist())) >= 15

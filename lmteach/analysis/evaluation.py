@@ -211,10 +211,12 @@ def text_windows(tokenizer, token_ids, count: int = 128, seq_len: int = 128, see
 
 
 @torch.no_grad()
-def detection_figures(model, tokenizer, windows: torch.Tensor, *, seed: int = 0, rate: float = 0.15) -> dict:
+def detection_figures(model, tokenizer, windows: torch.Tensor, *, seed: int = 0, rate: float = 0.15,
+                      temperature: float = 1.0) -> dict:
     """Replaced-token detection of an `Electra` model on held-out `windows` [n, seq], two ways:
 
-    own: the model's generator fills 15% masks (what it trained on). generator_accuracy: its top guess is the
+    own: the model's generator fills 15% masks, sampling from softmax(logits / temperature) (pass the
+        temperature it trained with, to grade it on what it trained on). generator_accuracy: its top guess is the
         original; replaced_fraction: samples that differ from the original.
     random: the same positions get uniformly random ordinary tokens instead (a control the generator cannot
         shape: a discriminator that learned "frequent token = replaced" fails it).
@@ -226,7 +228,7 @@ def detection_figures(model, tokenizer, windows: torch.Tensor, *, seed: int = 0,
     with _EvalMode(model):
         own = replaced_token_detection(model.generator, model.discriminator, windows, mask_id=tokenizer.mask_id,
                                        vocab_size=tokenizer.vocab_size, special_ids=special, rate=rate,
-                                       rng=torch.Generator().manual_seed(seed))
+                                       temperature=temperature, rng=torch.Generator().manual_seed(seed))
         figures["generator_accuracy"] = own.generator_accuracy()
         figures["replaced_fraction"] = own.replaced_fraction()
         # The control: the same masked positions, filled with random tokens.

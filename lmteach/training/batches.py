@@ -223,9 +223,11 @@ class _OnDevice:
         return out
 
 
-def electra_loss_fn(mask_id: int, vocab_size: int, special_ids, disc_weight: float = 50.0, rate: float = 0.15):
+def electra_loss_fn(mask_id: int, vocab_size: int, special_ids, disc_weight: float = 50.0, rate: float = 0.15,
+                    temperature: float = 1.0):
     """A Trainer loss_fn for lmteach's `Electra` model: ELECTRA's replaced-token detection (§2),
     L_MLM(generator) + disc_weight * L_Disc. Returns the objectives' ElectraStep (it has .loss).
+    temperature: the generator's samples are drawn from softmax(logits / temperature) (the paper: 1).
 
     The masking and sampling draw from a generator seeded from torch's global RNG, which the Trainer reseeds
     from (seed, step) before every step: the same step always masks the same tokens.
@@ -245,6 +247,6 @@ def electra_loss_fn(mask_id: int, vocab_size: int, special_ids, disc_weight: flo
                                         vocab_size=vocab_size, special_ids=special_ids,
                                         attention_mask=batch.get("attention_mask"),
                                         token_type_ids=batch.get("token_type_ids"), rate=rate,
-                                        disc_weight=disc_weight, rng=rng)
+                                        disc_weight=disc_weight, temperature=temperature, rng=rng)
 
     return loss_fn

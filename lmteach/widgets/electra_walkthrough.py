@@ -6,7 +6,8 @@
 Rows: the original text; the masked input the generator reads; the generator's samples put back (the
 discriminator's input); the discriminator's probability that each token was replaced, as a colour. Sliders:
 mask rate, generator size (a fraction of the discriminator; a size without a trained model gets a freshly built,
-untrained generator beside the trained discriminator), λ (the discriminator loss weight) and the seed.
+untrained generator beside the trained discriminator), the generator's sampling temperature (1 in the paper; a
+higher one makes its samples wilder, so easier to spot), λ (the discriminator loss weight) and the seed.
 The step itself is `lmteach.objectives.replaced_token_detection`; this only draws it.
 """
 
@@ -29,7 +30,7 @@ STAGES = (N_("original"), N_("masked (generator input)"), N_("sampled (discrimin
 
 
 def walk_through(model, tokenizer, text: str, rate: float = 0.15, disc_weight: float = 50.0,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, temperature: float = 1.0) -> dict:
     """One ELECTRA step on `text` framed as [CLS] text [SEP], dropout off. Returns the tokens of each stage,
     per position: masked?, replaced?, P(replaced); and the loss parts."""
     ids = torch.tensor([[tokenizer.cls_id, *tokenizer.encode(text), tokenizer.sep_id]])
@@ -38,7 +39,8 @@ def walk_through(model, tokenizer, text: str, rate: float = 0.15, disc_weight: f
     with torch.no_grad():
         step = replaced_token_detection(model.generator, model.discriminator, ids, mask_id=tokenizer.mask_id,
                                         vocab_size=tokenizer.vocab_size, special_ids=sorted(tokenizer.special_ids),
-                                        rate=rate, disc_weight=disc_weight, rng=torch.Generator().manual_seed(seed))
+                                        rate=rate, disc_weight=disc_weight, temperature=temperature,
+                                        rng=torch.Generator().manual_seed(seed))
     model.train(was_training)
 
     def tokens(row):
@@ -105,14 +107,15 @@ def losses_html(result: dict) -> str:
 
 
 class ElectraWalkthrough:
-    """Type a sentence; move the mask rate, the generator size, λ and the seed; see every stage of ELECTRA's
+    """Type a sentence; move the mask rate, the generator size, its temperature, λ and the seed; see every stage of
+    ELECTRA's
     pretraining step and the loss parts. Every control is a plain widget whose `.value` a test can set.
 
     models: {generator fraction: Electra model}; other sizes on the slider are built on demand from the first
     model's discriminator with an untrained generator (said so under the strips)."""
 
     def __init__(self, models: dict, tokenizer, text: str = DEFAULT_TEXT, rate: float = 0.15,
-                 disc_weight: float = 50.0, seed: int = 0):
+                 disc_weight: float = 50.0, seed: int = 0, temperature: float = 1.0):
         if not models:
             raise ValueError("give at least one trained Electra model: {generator_fraction: model}")
         self.tokenizer = tokenizer
@@ -128,15 +131,18 @@ class ElectraWalkthrough:
                                                 description=_("generator"), continuous_update=False)
         self.disc_weight = W.FloatSlider(value=disc_weight, min=0.0, max=100.0, step=1.0, description="λ",
                                          continuous_update=False, readout_format=".0f")
+        self.temperature = W.FloatSlider(value=temperature, min=0.5, max=5.0, step=0.5,
+                                         description=_("temperature"), continuous_update=False,
+                                         readout_format=".1f")
         self.seed = W.IntText(value=seed, description=_("seed"), layout=W.Layout(width="160px"))
         self.strips = W.HTML()
         self.losses = W.HTML()
         self.note = W.HTML()
-        for control in (self.text, self.rate, self.generator_size, self.disc_weight, self.seed):
+        for control in (self.text, self.rate, self.generator_size, self.temperature, self.disc_weight, self.seed):
             control.observe(lambda _: self.update(), names="value")
         self.widget = W.VBox([
             self.text,
-            W.HBox([self.rate, self.generator_size]),
+            W.HBox([self.rate, self.generator_size, self.temperature]),
             W.HBox([self.disc_weight, self.seed]),
             W.HTML("<small>" + html.escape(_("yellow: masked positions; last row: white = sure it is original, "
                                              "red = sure it was replaced; black border = really replaced"))
@@ -163,7 +169,7 @@ class ElectraWalkthrough:
         fraction = self.generator_size.value
         model = self.model_for(fraction)
         self.result = walk_through(model, self.tokenizer, self.text.value, self.rate.value, self.disc_weight.value,
-                                   int(self.seed.value))
+                                   int(self.seed.value), self.temperature.value)
         self.strips.value = strips_html(self.result)
         self.losses.value = losses_html(self.result)
         masked = sum(self.result["is_masked"])
