@@ -153,10 +153,10 @@ def test_walkthrough_temperature_changes_the_samples(tok, small_electra):
     w = ElectraWalkthrough({0.25: small_electra}, tok, text="Now is the winter of our discontent made glorious "
                            "summer by this sun of York", rate=0.6)
     assert w.temperature.value == 1.0
-    cold_runs = []
+    samples = []
     for temperature in (0.5, 5.0):
         w.temperature.value = temperature
-        cold_runs.append(w.result["sampled"])
+        samples.append(w.result["sampled"])
     # The same seed masks the same positions; the samples drawn there differ with the temperature.
-    assert cold_runs[0] != cold_runs[1]
+    assert samples[0] != samples[1]
     assert w.result == walk_through(small_electra, tok, w.text.value, 0.6, 50.0, 0, temperature=5.0)

@@ -306,6 +306,8 @@ def test_measure_quick_runs_for_every_kind(name):
         assert abs(figures["test_loss"] - math.log(tokenizer.vocab_size)) < 0.5 and figures["below_unigram"] < 0
     elif recipe.kind == "electra":
         assert 0.3 < figures["auc_own"] < 0.7 and 0.3 < figures["auc_random"] < 0.7
+        # graded at the recipe's sampling temperature, and at the paper's 1 beside it
+        assert recipe.training["temperature"] != 1.0 and 0.3 < figures["auc_own_t1"] < 0.7
     else:
         assert figures["masked_accuracy"] < 0.05 < figures["unigram_accuracy"]
         if recipe.kind == "mlm_pair":
