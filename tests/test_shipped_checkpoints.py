@@ -13,7 +13,7 @@ MODEL_RECIPES = [name for name, recipe in RECIPES.items() if recipe.kind != "mas
 # Targets the shipped build did not reach (its README says "NOT met" with the figure; the issue that set the target
 # stays open). Listed so that a new shortfall fails here, and so does one that is fixed without updating this list.
 SHORTFALLS = {
-    "bert-tiny": {"masked_accuracy", "nsp_accuracy"},
+    "bert-tiny": {"nsp_accuracy"},
     "albert-nsp": {"nsp_accuracy"},
     "albert-sop": {"sop_accuracy", "nsp_accuracy"},
 }
